@@ -1,0 +1,65 @@
+# qwenvl-agents — every target installs what it needs; `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.stamp-install
+APT_PACKAGES := libreoffice-impress libreoffice-writer libreoffice-calc poppler-utils fonts-wqy-microhei fonts-dejavu-core
+VLLM_PORT ?= 8765
+
+.DEFAULT_GOAL := help
+.PHONY: help install system-deps demo test test-unit lint format typecheck bench vlm-test-server vlm-test-server-stop clean
+
+help: ## Show this help
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
+
+install: $(STAMP) ## Create .venv with the package, every extra and the test tools
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[all,test]'
+	@touch $@
+
+system-deps: ## Install LibreOffice, poppler-utils and fonts from Debian (needs root), if missing
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "please run: sudo apt-get install -y --no-install-recommends$$missing"; exit 1; fi; \
+	fi
+
+demo: install system-deps ## Make the sample documents and list their pages (no GPU or server needed)
+	$(VENV)/bin/qwenvl demo
+
+test: install system-deps ## Run the whole test suite, with the real vLLM test server on the CPU
+	$(PY) -m tests.vllm_server install
+	$(PY) -m tests.vllm_server build
+	$(PY) -m pytest
+
+test-unit: install ## Only the fast unit tests
+	$(PY) -m pytest tests/unit -m "not integration"
+
+lint: install ## ruff check and format check
+	$(VENV)/bin/ruff check qwenvl_agents graphs tests bench examples
+	$(VENV)/bin/ruff format --check qwenvl_agents graphs tests bench examples
+
+format: install ## Format the code with ruff
+	$(VENV)/bin/ruff check --fix qwenvl_agents graphs tests bench examples
+	$(VENV)/bin/ruff format qwenvl_agents graphs tests bench examples
+
+typecheck: install ## mypy on the package
+	$(VENV)/bin/mypy
+
+bench: install system-deps ## Run the benchmarks (ratios measured side by side)
+	$(PY) bench/render.py
+
+vlm-test-server: install ## Start the tiny Qwen2.5-VL on a real vLLM server on the CPU (port $(VLLM_PORT))
+	$(PY) -m tests.vllm_server install
+	$(PY) -m tests.vllm_server build
+	$(PY) -m tests.vllm_server start --port $(VLLM_PORT)
+
+vlm-test-server-stop: ## Stop the vLLM test server
+	$(PY) -m tests.vllm_server stop
+
+clean: ## Remove caches (not the data directory)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info

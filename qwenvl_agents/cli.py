@@ -1,0 +1,220 @@
+"""The ``qwenvl`` command.
+
+Every sub-command has ``--json`` for scripts: one JSON object per line, errors included, so a caller can
+tell which file failed without parsing prose. Exit status is non-zero when anything failed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from qwenvl_agents.settings import Settings
+from qwenvl_agents.types import PageImage, SourceFailure
+
+app = typer.Typer(
+    name="qwenvl",
+    help="Ask questions about your documents with Qwen2.5-VL, and get answers you can check.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+vlm_app = typer.Typer(help="Work with the vision-language model server.", no_args_is_help=True)
+app.add_typer(vlm_app, name="vlm")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object per line, for scripts.")]
+
+
+def _emit(obj: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _err(message: str) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+
+
+def _page_record(page: PageImage, settings: Settings) -> dict[str, Any]:
+    from qwenvl_agents.vlm.images import smart_resize, visual_tokens
+
+    h, w = smart_resize(page.height, page.width, min_pixels=settings.min_pixels, max_pixels=settings.max_pixels)
+    doc = page.document
+    return {
+        "type": "page",
+        "document_id": doc.document_id,
+        "source": doc.source,
+        "name": doc.name,
+        "media_type": doc.media_type,
+        "title": doc.title,
+        "page": page.page,
+        "page_count": doc.page_count,
+        "width": page.width,
+        "height": page.height,
+        "dpi": page.dpi,
+        "timestamp": page.timestamp,
+        "visual_tokens": visual_tokens(h, w),
+        "text_chars": len(page.text_layer.text) if page.text_layer else 0,
+        "image_path": page.stored.path if page.stored else None,
+    }
+
+
+def list_pages(
+    paths: list[str],
+    settings: Settings,
+    *,
+    as_json: bool = False,
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
+    store: bool = False,
+    **render_overrides: Any,
+) -> int:
+    """Render ``paths`` and print a line per page and per failure; return the number of failures."""
+    from qwenvl_agents.documents import RenderOptions, find_sources, iter_pages
+    from qwenvl_agents.store import PageImageStore
+
+    options = RenderOptions.from_settings(settings, **render_overrides)
+    listing = find_sources(paths, include=include or (), exclude=exclude or ())
+    failures = len(listing.missing)
+    for missing in listing.missing:
+        if as_json:
+            _emit({"type": "error", "source": missing, "error_type": "FileNotFoundError", "message": "no such file"})
+        else:
+            _err(f"error: {missing}: no such file or folder")
+    page_store = PageImageStore.from_settings(settings) if store else None
+    documents: set[str] = set()
+    pages = 0
+    if not as_json:
+        typer.echo(f"{'document':<48} {'page':>5} {'pixels':>11} {'tokens':>6} {'text':>6}")
+    for item in iter_pages(listing.sources, options, store=page_store):
+        if isinstance(item, SourceFailure):
+            failures += 1
+            if as_json:
+                _emit({"type": "error", **_failure_record(item)})
+            else:
+                _err(f"error: {item.message} [{item.error_type}]")
+            continue
+        pages += 1
+        documents.add(item.document.document_id)
+        rec = _page_record(item, settings)
+        if as_json:
+            _emit(rec)
+        else:
+            where = f"t={item.timestamp:.1f}s" if item.timestamp is not None else ""
+            name = rec["name"] if len(rec["name"]) <= 48 else "…" + rec["name"][-47:]
+            typer.echo(
+                f"{name:<48} {rec['page']:>5} {rec['width']:>5}x{rec['height']:<5} "
+                f"{rec['visual_tokens']:>6} {rec['text_chars']:>6} {where}".rstrip()
+            )
+    summary = {
+        "type": "summary",
+        "documents": len(documents),
+        "pages": pages,
+        "errors": failures,
+        "skipped": len(listing.skipped),
+    }
+    if as_json:
+        _emit(summary)
+    else:
+        skipped = f", {len(listing.skipped)} other files skipped" if listing.skipped else ""
+        typer.echo(f"{len(documents)} documents, {pages} pages, {failures} errors{skipped}", err=True)
+    return failures
+
+
+def _failure_record(failure: SourceFailure) -> dict[str, Any]:
+    return {
+        "source": failure.source,
+        "error_type": failure.error_type,
+        "message": failure.message,
+        "pages_done": failure.pages_done,
+    }
+
+
+@app.command()
+def pages(
+    paths: Annotated[list[str], typer.Argument(help="Files, folders (searched recursively) or http(s) URLs.")],
+    as_json: JsonFlag = False,
+    dpi: Annotated[float | None, typer.Option(help="Resolution for PDFs and office files.")] = None,
+    password: Annotated[str | None, typer.Option(help="Password for encrypted PDFs.")] = None,
+    include: Annotated[list[str] | None, typer.Option(help="Glob of files to take from folders.")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="Glob of files to leave out.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Rendering processes (0 = every core).")] = None,
+    store: Annotated[bool, typer.Option(help="Also write page images to the data directory.")] = False,
+) -> None:
+    """List every page of PATHS: document, page, pixel size, visual tokens, text-layer characters."""
+    settings = Settings()
+    overrides: dict[str, Any] = {"password": password}
+    if dpi is not None:
+        overrides["dpi"] = dpi
+    if workers is not None:
+        overrides["workers"] = workers
+    failures = list_pages(paths, settings, as_json=as_json, include=include, exclude=exclude, store=store, **overrides)
+    raise typer.Exit(1 if failures else 0)
+
+
+@vlm_app.command("check")
+def vlm_check(
+    as_json: JsonFlag = False,
+    base_url: Annotated[
+        str | None, typer.Option(help="Endpoint(s) to check, comma-separated (default: QWENVL_VLM_BASE_URL).")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Model name (default: QWENVL_VLM_MODEL).")] = None,
+) -> None:
+    """Check the configured vLLM server(s): health, served models, and one image round trip."""
+    from qwenvl_agents.errors import VLMError
+    from qwenvl_agents.vlm import VLMClient
+
+    overrides = {k: v for k, v in {"vlm_base_url": base_url, "vlm_model": model}.items() if v}
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    try:
+        client = VLMClient.from_settings(settings)
+    except VLMError as exc:
+        if as_json:
+            _emit({"type": "check", "name": "configuration", "ok": False, "detail": str(exc)})
+        else:
+            _err(f"✗ configuration: {exc}")
+        raise typer.Exit(1) from exc
+    with client:
+        report = client.check()
+    for step in report.steps:
+        if as_json:
+            _emit({"type": "check", "name": step.name, "ok": step.ok, "detail": step.detail})
+        elif step.ok:
+            typer.echo(f"✓ {step.name}: {step.detail}")
+        else:
+            _err(f"✗ {step.name}: {step.detail}")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+def samples(
+    dest: Annotated[Path, typer.Argument(help="Folder to write the sample documents to.")],
+    overwrite: Annotated[bool, typer.Option(help="Replace files that already exist.")] = False,
+) -> None:
+    """Write the project's sample documents (invoices, receipts, slides, reports; English and Chinese)."""
+    from qwenvl_agents.samples import write_samples
+
+    for doc in write_samples(dest, overwrite=overwrite):
+        typer.echo(f"{doc.path}  ({doc.kind}, {doc.language}, {doc.page_count} pages)")
+
+
+@app.command()
+def demo(
+    data_dir: Annotated[Path | None, typer.Option(help="Where to keep state (default: QWENVL_DATA_DIR).")] = None,
+) -> None:
+    """The main job on embedded defaults: make the sample documents and list their pages."""
+    from qwenvl_agents.samples import write_samples
+
+    settings = Settings(data_dir=data_dir) if data_dir else Settings()
+    folder = settings.data_dir / "samples"
+    typer.echo(f"Writing sample documents to {folder}", err=True)
+    write_samples(folder, overwrite=True)
+    failures = list_pages([str(folder)], settings, store=True)
+    typer.echo(f"Page images are in {settings.page_image_dir}", err=True)
+    raise typer.Exit(1 if failures else 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,52 @@
+"""The exceptions callers are meant to catch.
+
+Every error raised on purpose by qwenvl-agents derives from :class:`QwenVLError`, so an application can
+catch one class. Messages name the file or server involved and say what to do next.
+"""
+
+from __future__ import annotations
+
+
+class QwenVLError(Exception):
+    """Base class of every error qwenvl-agents raises on purpose."""
+
+
+class DocumentError(QwenVLError):
+    """A document could not be read. ``source`` names the file or URL."""
+
+    def __init__(self, source: str, message: str) -> None:
+        super().__init__(f"{source}: {message}")
+        self.source = source
+        self.reason = message
+
+
+class UnsupportedDocumentError(DocumentError):
+    """The file's type is not one qwenvl-agents can turn into pages."""
+
+
+class CorruptDocumentError(DocumentError):
+    """The file is damaged, truncated or not what its name says."""
+
+
+class EncryptedDocumentError(DocumentError):
+    """The document is password protected and no (or a wrong) password was given."""
+
+
+class DocumentTooLargeError(DocumentError):
+    """The document exceeds a configured limit (download size, image pixels)."""
+
+
+class MissingDependencyError(QwenVLError):
+    """An optional program or package is needed for this input; the message says how to install it."""
+
+
+class VLMError(QwenVLError):
+    """The vision-language model server could not answer."""
+
+
+class VLMConnectionError(VLMError):
+    """No configured endpoint could be reached."""
+
+
+class VLMRequestError(VLMError):
+    """The server refused a request (bad request, too many images, prompt too long, unknown model)."""

@@ -1,0 +1,93 @@
+"""Infrastructure settings, read from ``QWENVL_*`` environment variables and a ``.env`` file.
+
+Per-run knobs (how many pages to retrieve, which documents to search) do not live here; they are passed
+per call or through a graph's context.
+
+Example:
+    >>> from qwenvl_agents.settings import Settings
+    >>> s = Settings(vlm_base_url="http://gpu1:8000/v1,http://gpu2:8000/v1")
+    >>> s.vlm_base_urls
+    ['http://gpu1:8000/v1', 'http://gpu2:8000/v1']
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+QWEN_PATCH = 28
+"""Qwen2.5-VL spends one visual token per 28x28 pixels (14-pixel patches merged 2x2)."""
+
+
+class Settings(BaseSettings):
+    """Where the model server, the data and the limits are. Every field maps to ``QWENVL_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="QWENVL_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("qwenvl-agents")),
+        description="All state of the toolkit (page images, index, caches) lives under this folder.",
+    )
+
+    # --- vision-language model server (vLLM's OpenAI-compatible API) ---
+    vlm_base_url: str | None = Field(
+        default=None,
+        description="One or more OpenAI-compatible base URLs ending in /v1, separated by commas.",
+    )
+    vlm_model: str = "Qwen/Qwen2.5-VL-7B-Instruct"
+    vlm_api_key: SecretStr = SecretStr("EMPTY")
+    vlm_timeout: float = Field(default=120.0, gt=0, description="Seconds for one request.")
+    vlm_max_images_per_prompt: int | None = Field(
+        default=None,
+        ge=1,
+        description="The server's --limit-mm-per-prompt image count; checked before a request is sent.",
+    )
+    min_pixels: int = Field(default=256 * QWEN_PATCH * QWEN_PATCH, gt=0)
+    max_pixels: int = Field(default=1280 * QWEN_PATCH * QWEN_PATCH, gt=0)
+    max_aspect_ratio: float = Field(default=200.0, gt=1)
+
+    # --- rendering ---
+    render_dpi: float = Field(default=150.0, gt=0, le=1200)
+    render_workers: int = Field(default=1, ge=0, description="Processes for rendering; 0 uses every core.")
+    page_image_format: Literal["png", "jpeg", "webp"] = "png"
+    page_image_quality: int = Field(default=90, ge=1, le=100)
+    max_image_pixels: int = Field(
+        default=100_000_000, gt=0, description="Larger images are refused (decompression-bomb guard)."
+    )
+    video_fps: float = Field(default=1.0, gt=0, description="Frames sampled per second of video.")
+    download_max_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
+    download_timeout: float = Field(default=30.0, gt=0)
+    soffice_path: str | None = Field(
+        default=None, description="LibreOffice's soffice binary; found on PATH when not set."
+    )
+    office_timeout: float = Field(default=180.0, gt=0)
+
+    @field_validator("vlm_base_url")
+    @classmethod
+    def _strip(cls, value: str | None) -> str | None:
+        value = (value or "").strip()
+        return value or None
+
+    @property
+    def vlm_base_urls(self) -> list[str]:
+        """The configured endpoints, in order, without trailing slashes."""
+        if not self.vlm_base_url:
+            return []
+        return [u.strip().rstrip("/") for u in self.vlm_base_url.split(",") if u.strip()]
+
+    @property
+    def render_processes(self) -> int:
+        return self.render_workers or os.cpu_count() or 1
+
+    @property
+    def page_image_dir(self) -> Path:
+        return self.data_dir / "page-images"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"

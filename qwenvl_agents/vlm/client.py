@@ -1,0 +1,261 @@
+"""The client for vision-language models served by vLLM's OpenAI-compatible API.
+
+Everything else in qwenvl-agents reaches the model through this module: it builds the LangChain
+``ChatOpenAI`` (one instance, spread over every configured endpoint), prepares page images within
+Qwen2.5-VL's pixel budget, turns the server's refusals into :class:`~qwenvl_agents.errors.VLMError`
+messages a person can act on, and checks that a server is usable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+import openai
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_openai import ChatOpenAI
+from PIL import Image
+
+from qwenvl_agents.errors import VLMConnectionError, VLMError, VLMRequestError
+from qwenvl_agents.settings import Settings
+from qwenvl_agents.vlm.images import (
+    DEFAULT_MAX_ASPECT_RATIO,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MIN_PIXELS,
+    ImageInput,
+    PreparedImage,
+    prepare_image,
+)
+from qwenvl_agents.vlm.transport import AsyncSpreadingTransport, EndpointPool, SpreadingTransport
+
+_START_HINT = (
+    "start one with e.g. `python -m vllm.entrypoints.openai.api_server --model Qwen/Qwen2.5-VL-7B-Instruct "
+    "--limit-mm-per-prompt '{\"image\": 4}'` (see `qwenvl serve`), or point QWENVL_VLM_BASE_URL at a running one"
+)
+
+
+def explain_error(exc: BaseException, endpoints: Sequence[str] = ()) -> VLMError:
+    """Turn an OpenAI-client or transport exception into a :class:`VLMError` that says what to do."""
+    where = ", ".join(endpoints) or "the VLM server"
+    if isinstance(exc, VLMError):
+        return exc
+    if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
+        return VLMConnectionError(f"{where} did not answer in time ({exc}); raise QWENVL_VLM_TIMEOUT or lower the load")
+    if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):
+        return VLMConnectionError(f"cannot reach {where} ({exc.__cause__ or exc}); {_START_HINT}")
+    if isinstance(exc, openai.APIStatusError):
+        detail = _server_message(exc)
+        status = exc.status_code
+        if status == 404 and "model" in detail.lower():
+            return VLMRequestError(
+                f"{where} does not serve this model: {detail}. Set QWENVL_VLM_MODEL to a name from "
+                "`qwenvl vlm check` (GET /v1/models)"
+            )
+        if status == 400:
+            return VLMRequestError(_explain_bad_request(detail))
+        if status in (401, 403):
+            return VLMRequestError(f"{where} refused the API key (HTTP {status}): {detail}; set QWENVL_VLM_API_KEY")
+        return VLMRequestError(f"{where} answered HTTP {status}: {detail}")
+    return VLMError(f"request to {where} failed: {type(exc).__name__}: {exc}")
+
+
+def _server_message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])
+        if body.get("message"):
+            return str(body["message"])
+    return str(exc.message)
+
+
+def _explain_bad_request(detail: str) -> str:
+    lowered = detail.lower()
+    if re.search(r"at most \d+ image|limit.?mm.?per.?prompt|image.*(limit|exceed)", lowered):
+        return (
+            f"the server refused the number of images in one prompt: {detail}. Send fewer images per "
+            "request, or start vLLM with a higher --limit-mm-per-prompt (and set QWENVL_VLM_MAX_IMAGES_PER_PROMPT)"
+        )
+    if "maximum context length" in lowered or "max_model_len" in lowered or "longer than the maximum" in lowered:
+        return (
+            f"the prompt is too long for the server: {detail}. Lower QWENVL_MAX_PIXELS (fewer visual tokens "
+            "per image), send fewer images, lower max_tokens, or start vLLM with a larger --max-model-len"
+        )
+    return f"the server refused the request: {detail}"
+
+
+@dataclass(frozen=True)
+class CheckStep:
+    """One step of :meth:`VLMClient.check`: what was tried, whether it worked, and the detail."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    steps: tuple[CheckStep, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.steps) and all(s.ok for s in self.steps)
+
+
+class VLMClient:
+    """Talks to Qwen2.5-VL behind one or more vLLM OpenAI-compatible endpoints.
+
+    ``chat_model()`` is a plain LangChain ``ChatOpenAI`` (use it with ``.invoke``, ``.stream``,
+    ``.with_structured_output``, ``.bind_tools``) whose HTTP requests are spread over every endpoint.
+    ``ask()`` is the short path: a prompt plus images in, an ``AIMessage`` out, errors explained.
+
+    Example (needs a running server):
+        >>> client = VLMClient(["http://127.0.0.1:8000/v1"], "Qwen/Qwen2.5-VL-7B-Instruct")  # doctest: +SKIP
+        >>> client.ask("What is the invoice total?", ["page-1.png"]).content  # doctest: +SKIP
+        'The total is 717.97 EUR.'
+    """
+
+    def __init__(
+        self,
+        base_urls: Sequence[str],
+        model: str,
+        *,
+        api_key: str = "EMPTY",
+        timeout: float = 120.0,
+        max_retries: int = 2,
+        max_images_per_prompt: int | None = None,
+        min_pixels: int = DEFAULT_MIN_PIXELS,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        max_aspect_ratio: float = DEFAULT_MAX_ASPECT_RATIO,
+    ) -> None:
+        if not base_urls:
+            raise VLMConnectionError(f"no VLM server configured: set QWENVL_VLM_BASE_URL; {_START_HINT}")
+        self.base_urls = [u.rstrip("/") for u in base_urls]
+        self.model = model
+        self.api_key = api_key
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.max_images_per_prompt = max_images_per_prompt
+        self.min_pixels, self.max_pixels, self.max_aspect_ratio = min_pixels, max_pixels, max_aspect_ratio
+        self.pool = EndpointPool(self.base_urls)
+        # A pool large enough for vLLM's batch: the default of 100 connections would cap concurrency.
+        limits = httpx2.Limits(max_connections=512, max_keepalive_connections=128)
+        self._http = httpx2.Client(
+            transport=SpreadingTransport(self.pool, httpx2.HTTPTransport(limits=limits)), timeout=timeout
+        )
+        self._ahttp = httpx2.AsyncClient(
+            transport=AsyncSpreadingTransport(self.pool, httpx2.AsyncHTTPTransport(limits=limits)),
+            timeout=timeout,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> VLMClient:
+        """The client configured by ``QWENVL_VLM_*`` settings; keyword arguments override them."""
+        s = settings or Settings()
+        kwargs: dict[str, Any] = {
+            "api_key": s.vlm_api_key.get_secret_value(),
+            "timeout": s.vlm_timeout,
+            "max_images_per_prompt": s.vlm_max_images_per_prompt,
+            "min_pixels": s.min_pixels,
+            "max_pixels": s.max_pixels,
+            "max_aspect_ratio": s.max_aspect_ratio,
+        }
+        kwargs.update(overrides)
+        return cls(s.vlm_base_urls, s.vlm_model, **kwargs)
+
+    def chat_model(self, **kwargs: Any) -> ChatOpenAI:
+        """A ``ChatOpenAI`` for this server; keyword arguments go to ``ChatOpenAI`` (temperature, ...)."""
+        params: dict[str, Any] = {"temperature": 0.0, "max_retries": self.max_retries}
+        params.update(kwargs)
+        return ChatOpenAI(
+            model=self.model,
+            base_url=self.pool.primary,
+            api_key=self.api_key,
+            timeout=self.timeout,
+            http_client=self._http,
+            http_async_client=self._ahttp,
+            **params,
+        )
+
+    def prepare(self, image: ImageInput | Image.Image) -> PreparedImage:
+        """Size and encode one image within this client's pixel budget."""
+        return prepare_image(
+            image,
+            min_pixels=self.min_pixels,
+            max_pixels=self.max_pixels,
+            max_aspect_ratio=self.max_aspect_ratio,
+        )
+
+    def message(self, prompt: str, images: Sequence[ImageInput] = ()) -> HumanMessage:
+        """A user message holding the images (each sized for Qwen2.5-VL) followed by the prompt.
+
+        Raises :class:`VLMRequestError` before anything is sent when there are more images than the
+        server accepts per prompt (``max_images_per_prompt``).
+        """
+        if self.max_images_per_prompt is not None and len(images) > self.max_images_per_prompt:
+            raise VLMRequestError(
+                f"{len(images)} images in one prompt, but the server accepts at most "
+                f"{self.max_images_per_prompt} (QWENVL_VLM_MAX_IMAGES_PER_PROMPT / vLLM --limit-mm-per-prompt); "
+                "send them in smaller groups"
+            )
+        parts: list[str | dict[str, Any]] = [self.prepare(img).content_part() for img in images]
+        parts.append({"type": "text", "text": prompt})
+        return HumanMessage(content=parts)
+
+    def ask(
+        self,
+        prompt: str,
+        images: Sequence[ImageInput] = (),
+        *,
+        system: str | None = None,
+        **kwargs: Any,
+    ) -> AIMessage:
+        """Ask one question about zero or more images; keyword arguments go to ``ChatOpenAI``."""
+        messages: list[BaseMessage] = [SystemMessage(system)] if system else []
+        messages.append(self.message(prompt, images))
+        try:
+            result = self.chat_model(**kwargs).invoke(messages)
+        except Exception as exc:
+            raise explain_error(exc, self.base_urls) from exc
+        assert isinstance(result, AIMessage)
+        return result
+
+    async def aask(
+        self,
+        prompt: str,
+        images: Sequence[ImageInput] = (),
+        *,
+        system: str | None = None,
+        **kwargs: Any,
+    ) -> AIMessage:
+        """The asynchronous :meth:`ask`."""
+        messages: list[BaseMessage] = [SystemMessage(system)] if system else []
+        messages.append(self.message(prompt, images))
+        try:
+            result = await self.chat_model(**kwargs).ainvoke(messages)
+        except Exception as exc:
+            raise explain_error(exc, self.base_urls) from exc
+        assert isinstance(result, AIMessage)
+        return result
+
+    def check(self) -> CheckReport:
+        """Check every endpoint (``/health``, ``/v1/models``) and one image round trip.
+
+        Never raises for a server problem: each step says what worked and what is wrong.
+        """
+        from qwenvl_agents.vlm.health import run_check
+
+        return run_check(self)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> VLMClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,182 @@
+"""Spread OpenAI-API requests over several vLLM endpoints, below the OpenAI client.
+
+Doing it in the HTTP transport rather than by juggling several chat models keeps every LangChain feature
+(structured output, tools, streaming, callbacks) working unchanged on one ``ChatOpenAI``. Each request
+goes to the endpoint with the fewest requests in flight, which keeps every server's continuous batch
+fed even when their speeds differ. A connection that cannot be opened never reached the server, so it is
+safe to try the next endpoint; the refused one rests for ``cooldown`` seconds. Timeouts and HTTP errors
+are not retried here: the request may have run, and retrying is the caller's decision.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
+
+import httpx2
+
+
+@dataclass
+class Endpoint:
+    base: httpx2.URL
+    in_flight: int = 0
+    down_until: float = 0.0
+
+
+class EndpointPool:
+    """The endpoints behind one client, with their load. Requests address the first one's base URL."""
+
+    def __init__(self, base_urls: Sequence[str], cooldown: float = 5.0) -> None:
+        if not base_urls:
+            raise ValueError("at least one base URL is needed")
+        self.endpoints = [Endpoint(httpx2.URL(u.rstrip("/"))) for u in base_urls]
+        self.cooldown = cooldown
+        self._lock = threading.Lock()
+        self._turn = 0
+
+    @property
+    def primary(self) -> str:
+        return str(self.endpoints[0].base)
+
+    def acquire(self, exclude: set[int]) -> int | None:
+        """Pick the least-loaded endpoint not in ``exclude`` (resting ones last) and count it busy."""
+        with self._lock:
+            now = time.monotonic()
+            candidates = [i for i in range(len(self.endpoints)) if i not in exclude]
+            if not candidates:
+                return None
+            self._turn += 1
+            n = len(self.endpoints)
+
+            def load(i: int) -> tuple[bool, int, int]:
+                ep = self.endpoints[i]
+                return (ep.down_until > now, ep.in_flight, (i - self._turn) % n)
+
+            best = min(candidates, key=load)
+            self.endpoints[best].in_flight += 1
+            return best
+
+    def release(self, index: int, *, failed: bool = False) -> None:
+        with self._lock:
+            ep = self.endpoints[index]
+            ep.in_flight -= 1
+            if failed:
+                ep.down_until = time.monotonic() + self.cooldown
+
+    def route(self, url: httpx2.URL, index: int) -> httpx2.URL:
+        """Move ``url`` from the primary base onto endpoint ``index``."""
+        primary = self.endpoints[0].base
+        target = self.endpoints[index].base
+        suffix = url.path[len(primary.path.rstrip("/")) :] if url.path.startswith(primary.path) else url.path
+        return url.copy_with(
+            scheme=target.scheme, host=target.host, port=target.port, path=target.path.rstrip("/") + suffix
+        )
+
+
+class _ReleasingStream(httpx2.SyncByteStream):
+    """Counts a streamed response as in flight until its body is consumed or closed."""
+
+    def __init__(self, inner: httpx2.SyncByteStream, done: threading.Event, release: object) -> None:
+        self._inner, self._done, self._release = inner, done, release
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._inner
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            if not self._done.is_set():
+                self._done.set()
+                self._release()  # type: ignore[operator]
+
+
+class _AsyncReleasingStream(httpx2.AsyncByteStream):
+    def __init__(self, inner: httpx2.AsyncByteStream, done: threading.Event, release: object) -> None:
+        self._inner, self._done, self._release = inner, done, release
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._inner:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._inner.aclose()
+        finally:
+            if not self._done.is_set():
+                self._done.set()
+                self._release()  # type: ignore[operator]
+
+
+class SpreadingTransport(httpx2.BaseTransport):
+    """A synchronous transport that sends each request to the least-busy reachable endpoint."""
+
+    def __init__(self, pool: EndpointPool, inner: httpx2.BaseTransport | None = None) -> None:
+        self.pool = pool
+        self.inner = inner or httpx2.HTTPTransport()
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        tried: set[int] = set()
+        last_error: httpx2.ConnectError | None = None
+        original = request.url
+        while True:
+            index = self.pool.acquire(tried)
+            if index is None:
+                assert last_error is not None  # every endpoint was tried and refused
+                raise last_error
+            request.url = self.pool.route(original, index)
+            try:
+                response = self.inner.handle_request(request)
+            except httpx2.ConnectError as exc:
+                self.pool.release(index, failed=True)
+                tried.add(index)
+                last_error = exc
+                continue
+            except BaseException:
+                self.pool.release(index)
+                raise
+            done = threading.Event()
+            assert isinstance(response.stream, httpx2.SyncByteStream)
+            response.stream = _ReleasingStream(response.stream, done, lambda i=index: self.pool.release(i))
+            return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class AsyncSpreadingTransport(httpx2.AsyncBaseTransport):
+    """The asynchronous twin of :class:`SpreadingTransport`, sharing the same pool and counts."""
+
+    def __init__(self, pool: EndpointPool, inner: httpx2.AsyncBaseTransport | None = None) -> None:
+        self.pool = pool
+        self.inner = inner or httpx2.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        tried: set[int] = set()
+        last_error: httpx2.ConnectError | None = None
+        original = request.url
+        while True:
+            index = self.pool.acquire(tried)
+            if index is None:
+                assert last_error is not None  # every endpoint was tried and refused
+                raise last_error
+            request.url = self.pool.route(original, index)
+            try:
+                response = await self.inner.handle_async_request(request)
+            except httpx2.ConnectError as exc:
+                self.pool.release(index, failed=True)
+                tried.add(index)
+                last_error = exc
+                continue
+            except BaseException:
+                self.pool.release(index)
+                raise
+            done = threading.Event()
+            assert isinstance(response.stream, httpx2.AsyncByteStream)
+            response.stream = _AsyncReleasingStream(response.stream, done, lambda i=index: self.pool.release(i))
+            return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

@@ -1,0 +1,1 @@
+"""Test-only vLLM server tooling; see README in this package."""
