@@ -22,6 +22,8 @@ import httpx2
 class Endpoint:
     base: httpx2.URL
     in_flight: int = 0
+    requests: int = 0
+    """Requests sent here so far, for observability."""
     down_until: float = 0.0
 
 
@@ -56,6 +58,7 @@ class EndpointPool:
 
             best = min(candidates, key=load)
             self.endpoints[best].in_flight += 1
+            self.endpoints[best].requests += 1
             return best
 
     def release(self, index: int, *, failed: bool = False) -> None:
