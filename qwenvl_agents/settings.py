@@ -67,6 +67,38 @@ class Settings(BaseSettings):
     )
     office_timeout: float = Field(default=180.0, gt=0)
 
+    # --- extraction (page -> PageExtraction) ---
+    extractor: Literal["auto", "vlm", "ocr", "text"] = Field(
+        default="auto",
+        description="auto: text layer when good, OCR when not, and the VLM on top when one is configured.",
+    )
+    vlm_max_concurrency: int = Field(
+        default=64, ge=1, description="Requests in flight per endpoint; enough to keep vLLM's batch full."
+    )
+    vlm_max_retries: int = Field(
+        default=5, ge=0, description="Transport retries (connection errors, 429, 5xx) with backoff per request."
+    )
+    extract_attempts: int = Field(
+        default=3, ge=1, description="Tries per page when the model's output is invalid; then the page falls back."
+    )
+    extract_max_tokens: int = Field(default=4096, ge=16, description="Output token cap for one page.")
+    extract_text_hint: bool = Field(default=True, description="Give the page's text layer or OCR to the VLM.")
+    ocr_min_score: float = Field(default=0.5, ge=0, le=1, description="OCR lines scored lower are dropped.")
+
+    # --- index (ChromaDB + lexical) ---
+    knowledge_base: str = Field(default="default", description="Name of the Chroma collection to use.")
+    chroma_url: str | None = Field(
+        default=None, description="http://host:port of a `chroma run` server; embedded under data_dir when unset."
+    )
+    embeddings: Literal["hashing", "openai", "sentence-transformers"] = Field(
+        default="hashing", description="hashing works offline with no model; the others need a model."
+    )
+    embeddings_model: str | None = None
+    embeddings_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible /v1 URL for embeddings (e.g. vLLM serving an embedding model)."
+    )
+    chunk_chars: int = Field(default=2000, ge=200, description="Pages longer than this also get chunk records.")
+
     @field_validator("vlm_base_url")
     @classmethod
     def _strip(cls, value: str | None) -> str | None:
@@ -91,3 +123,15 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def lexical_dir(self) -> Path:
+        return self.data_dir / "lexical"
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.data_dir / "ingest-ledger.sqlite3"

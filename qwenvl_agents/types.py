@@ -101,3 +101,93 @@ class SourceFailure:
     error_type: str
     message: str
     pages_done: int = 0
+
+
+ExtractionStatus = Literal["ok", "fallback", "failed"]
+ExtractorName = Literal["vlm", "ocr", "text"]
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A table read from a page: ``header`` (may be empty) and ``rows`` of cell strings."""
+
+    rows: tuple[tuple[str, ...], ...]
+    header: tuple[str, ...] = ()
+    caption: str | None = None
+
+    def to_markdown(self) -> str:
+        """The table as a GitHub-flavoured Markdown table (pipes in cells escaped)."""
+        width = max([len(self.header), *(len(r) for r in self.rows)], default=0)
+        if width == 0:
+            return ""
+
+        def line(cells: tuple[str, ...]) -> str:
+            padded = [c.replace("|", "\\|").replace("\n", " ") for c in cells] + [""] * (width - len(cells))
+            return "| " + " | ".join(padded) + " |"
+
+        head = self.header or tuple(f"col{i + 1}" for i in range(width))
+        out = [line(head), "| " + " | ".join(["---"] * width) + " |", *(line(r) for r in self.rows)]
+        if self.caption:
+            out.insert(0, self.caption)
+        return "\n".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class LineItem:
+    description: str
+    quantity: float | None = None
+    unit_price: float | None = None
+    amount: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFields:
+    """Key fields by kind of page. Amounts are numbers; dates ISO ``YYYY-MM-DD`` where they could be read.
+
+    Invoices and receipts fill the commercial fields; slides ``title`` and ``bullets``; other pages
+    ``title``, ``summary`` and ``entities``. Unknown values are ``None`` or empty, never guessed.
+    """
+
+    title: str | None = None
+    summary: str | None = None
+    entities: tuple[str, ...] = ()
+    bullets: tuple[str, ...] = ()
+    document_number: str | None = None
+    issue_date: str | None = None
+    due_date: str | None = None
+    seller: str | None = None
+    buyer: str | None = None
+    currency: str | None = None
+    subtotal: float | None = None
+    tax: float | None = None
+    total: float | None = None
+    line_items: tuple[LineItem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PageExtraction:
+    """What an extractor read from one page, and how it got there.
+
+    ``status`` is ``ok`` when the configured extractor succeeded, ``fallback`` when it failed and the text
+    layer or OCR stood in (``reason`` says why), ``failed`` when nothing could read the page (``reason``
+    says why; ``markdown`` is empty). ``extractor`` is the one that produced the content.
+    """
+
+    document_id: str
+    page: int
+    markdown: str
+    extractor: ExtractorName
+    status: ExtractionStatus = "ok"
+    reason: str | None = None
+    tables: tuple[Table, ...] = ()
+    fields: KeyFields = field(default_factory=KeyFields)
+    page_kind: str = "other"
+    """invoice, receipt, slide, report, form, letter, table, figure, blank or other."""
+    language: str | None = None
+    """ISO 639-1 code such as ``en`` or ``zh``, when known."""
+    blank: bool = False
+    model: str | None = None
+    prompt_version: str | None = None
+    attempts: int = 1
+    input_tokens: int = 0
+    output_tokens: int = 0
