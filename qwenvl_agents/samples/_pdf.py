@@ -5,31 +5,22 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import escape
 
+from reportlab.lib import colors
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate
+from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate, TableStyle
 
 from qwenvl_agents.samples._fonts import FontFile
+from qwenvl_agents.samples._numbers import round_cents
 
 CJK_FONT_NAME = "QwenVLSamplesCJK"
 CREATOR = "qwenvl-agents sample generator"
 
 PageDecorator = Callable[[Any, Any], None]
-
-CENT = Decimal("0.01")
-
-
-def money(amount: Decimal) -> str:
-    """``2390.5`` -> ``2,390.50``: the way every sample prints amounts (and the way facts store them)."""
-    return f"{amount.quantize(CENT, rounding=ROUND_HALF_UP):,.2f}"
-
-
-def round_cents(amount: Decimal) -> Decimal:
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def esc(text: str) -> str:
@@ -112,3 +103,39 @@ def build_pdf(
 
 def _no_decoration(canvas: Any, doc: Any) -> None:
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class LineItem:
+    """An invoice line; ``amount`` is derived so a line can never disagree with its quantity and price."""
+
+    description: str
+    quantity: int
+    unit_price: Decimal
+    code: str = ""
+    spec: str = ""
+    unit: str = ""
+
+    @property
+    def amount(self) -> Decimal:
+        return round_cents(self.unit_price * self.quantity)
+
+
+def table_style(header: colors.Color, zebra: colors.Color, font: str, bold: str, size: float) -> TableStyle:
+    """The report tables' look: coloured header row, zebra body, ruled and bold totals row."""
+    return TableStyle(
+        [
+            ("FONT", (0, 0), (-1, -1), font, size),
+            ("FONT", (0, 0), (-1, 0), bold, size),
+            ("FONT", (0, -1), (-1, -1), bold, size),
+            ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
+            ("BACKGROUND", (0, 0), (-1, 0), header),
+            ("ROWBACKGROUNDS", (0, 1), (-1, -2), [colors.white, zebra]),
+            ("LINEABOVE", (0, -1), (-1, -1), 0.8, header),
+            ("LINEBELOW", (0, -1), (-1, -1), 0.8, header),
+            ("ALIGN", (1, 0), (-1, -1), "RIGHT"),
+            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ("TOPPADDING", (0, 0), (-1, -1), 4),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+        ]
+    )
