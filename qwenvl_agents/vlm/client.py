@@ -148,7 +148,7 @@ class VLMClient:
             transport=SpreadingTransport(self.pool, httpx2.HTTPTransport(limits=limits)), timeout=timeout
         )
         self._ahttp = httpx2.AsyncClient(
-            transport=AsyncSpreadingTransport(self.pool, httpx2.AsyncHTTPTransport(limits=limits)),
+            transport=AsyncSpreadingTransport(self.pool, lambda: httpx2.AsyncHTTPTransport(limits=limits)),
             timeout=timeout,
         )
 
@@ -169,17 +169,18 @@ class VLMClient:
 
     def chat_model(self, **kwargs: Any) -> ChatOpenAI:
         """A ``ChatOpenAI`` for this server; keyword arguments go to ``ChatOpenAI`` (temperature, ...)."""
-        params: dict[str, Any] = {"temperature": 0.0, "max_retries": self.max_retries}
+        params: dict[str, Any] = {
+            "model": self.model,
+            "base_url": self.pool.primary,
+            "api_key": self.api_key,
+            "timeout": self.timeout,
+            "temperature": 0.0,
+            "max_retries": self.max_retries,
+            "http_client": self._http,
+            "http_async_client": self._ahttp,
+        }
         params.update(kwargs)
-        return ChatOpenAI(
-            model=self.model,
-            base_url=self.pool.primary,
-            api_key=self.api_key,
-            timeout=self.timeout,
-            http_client=self._http,
-            http_async_client=self._ahttp,
-            **params,
-        )
+        return ChatOpenAI(**params)
 
     def prepare(self, image: ImageInput | Image.Image) -> PreparedImage:
         """Size and encode one image within this client's pixel budget."""

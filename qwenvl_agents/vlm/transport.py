@@ -10,9 +10,11 @@ are not retried here: the request may have run, and retrying is the caller's dec
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import httpx2
@@ -150,11 +152,26 @@ class SpreadingTransport(httpx2.BaseTransport):
 
 
 class AsyncSpreadingTransport(httpx2.AsyncBaseTransport):
-    """The asynchronous twin of :class:`SpreadingTransport`, sharing the same pool and counts."""
+    """The asynchronous twin of :class:`SpreadingTransport`, sharing the same pool and counts.
 
-    def __init__(self, pool: EndpointPool, inner: httpx2.AsyncBaseTransport | None = None) -> None:
+    Connections belong to the event loop that opened them, and a client outlives many
+    ``asyncio.run`` calls in scripts and tests, so each running loop gets its own connection pool.
+    """
+
+    def __init__(self, pool: EndpointPool, make_inner: Callable[[], httpx2.AsyncBaseTransport] | None = None) -> None:
         self.pool = pool
-        self.inner = inner or httpx2.AsyncHTTPTransport()
+        self._make_inner = make_inner or httpx2.AsyncHTTPTransport
+        self._inners: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx2.AsyncBaseTransport] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    @property
+    def inner(self) -> httpx2.AsyncBaseTransport:
+        loop = asyncio.get_running_loop()
+        transport = self._inners.get(loop)
+        if transport is None:
+            transport = self._inners[loop] = self._make_inner()
+        return transport
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         tried: set[int] = set()
@@ -182,4 +199,7 @@ class AsyncSpreadingTransport(httpx2.AsyncBaseTransport):
             return response
 
     async def aclose(self) -> None:
-        await self.inner.aclose()
+        loop = asyncio.get_running_loop()
+        transport = self._inners.pop(loop, None)
+        if transport is not None:
+            await transport.aclose()

@@ -51,11 +51,7 @@ def _run(cmd: list[str], step: str) -> None:
 def is_installed() -> bool:
     """True when the stamp matches the current pins and the venv interpreter exists."""
     stamp = paths.install_stamp()
-    return (
-        paths.venv_python().exists()
-        and stamp.exists()
-        and stamp.read_text().strip() == paths.requirements_hash()
-    )
+    return paths.venv_python().exists() and stamp.exists() and stamp.read_text().strip() == paths.requirements_hash()
 
 
 def _site_packages(python: Path) -> Path:

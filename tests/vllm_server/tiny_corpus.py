@@ -34,6 +34,24 @@ Hello, how are you? I am fine, thank you. Could you summarise the second chapter
 Section 4.2 defines the terms used in the agreement; section 7 covers liability and termination.
 The chart shows a steady increase from January to June followed by a small decline in July.
 Signature, date, address, telephone, email, account number, reference, total, tax, discount.
+Every employee must complete the safety training before the end of the month and upload the certificate.
+The research paper compares three methods for document retrieval and reports precision, recall and speed.
+In the appendix you will find the raw measurements, the questionnaire and the list of abbreviations.
+Shipping is free for orders above fifty euros; returns are accepted within thirty days of purchase.
+The architect proposed a building with large windows, a green roof and a courtyard for bicycles.
+Photosynthesis converts light energy into chemical energy that plants store as sugar and starch.
+The museum opens at nine in the morning and closes at six in the evening, except on public holidays.
+Rivers, mountains, forests and lakes shape the landscape of the northern provinces.
+Please confirm your attendance by replying to this message before Friday afternoon.
+Version two introduces streaming responses, structured outputs, tool calling and better error messages.
+A receipt shows the store, the purchased items, their prices, the payment method and the change given.
+The patient should take one tablet twice a day after meals and drink plenty of water.
+Children learn languages quickly when they hear them often and have friends who speak them.
+The committee approved the budget, postponed the vote on the new logo and thanked the volunteers.
+Traffic was heavy on the motorway because of construction work near the airport exit.
+Bananas, apples, oranges, grapes, strawberries, lemons, cherries, peaches, pears and melons.
+Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday; spring, summer, autumn, winter.
+Important: keep this document in a safe place and show it when you collect your parcel.
 """
 
 CHINESE = """
@@ -51,6 +69,25 @@ CHINESE = """
 你好，你好吗？我很好，谢谢。你能用三句话总结第二章吗？
 签名、日期、地址、电话、电子邮件、账号、参考号、总计、税额、折扣。
 北京、上海、广州、深圳、杭州、南京、成都、武汉、西安、重庆。
+所有员工必须在月底前完成安全培训，并上传培训证书。
+这篇研究论文比较了三种文档检索方法，并报告了准确率、召回率和速度。
+附录中包含原始测量数据、调查问卷以及缩略语列表。
+订单金额超过五十欧元免运费；购买后三十天内可以退货。
+建筑师设计了一座拥有大窗户、绿色屋顶和自行车庭院的建筑。
+光合作用把光能转化为化学能，植物以糖和淀粉的形式储存能量。
+博物馆早上九点开门，晚上六点关门，法定节假日除外。
+河流、山脉、森林和湖泊塑造了北方省份的地貌。
+请在星期五下午之前回复此消息，确认您是否出席。
+第二版引入了流式响应、结构化输出、工具调用以及更清晰的错误信息。
+收据上显示了商店名称、所购商品、价格、付款方式和找零金额。
+病人应每天饭后服用一片药，每天两次，并多喝水。
+孩子们经常听到一种语言并且有说这种语言的朋友时，学得很快。
+委员会批准了预算，推迟了新标志的投票，并感谢了志愿者。
+由于机场出口附近正在施工，高速公路上交通十分拥堵。
+香蕉、苹果、橙子、葡萄、草莓、柠檬、樱桃、桃子、梨和西瓜。
+星期一、星期二、星期三、星期四、星期五、星期六、星期日；春天、夏天、秋天、冬天。
+重要提示：请妥善保管本文件，领取包裹时请出示。
+人工智能正在改变我们处理文档、搜索信息和做出决策的方式。
 """
 
 _KEYS = ("name", "price", "quantity", "total", "date", "page", "answer", "city", "unit", "items", "title")

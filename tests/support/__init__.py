@@ -1,0 +1,1 @@
+"""Helpers shared by tests: synthetic pages and a fault-injecting HTTP proxy for the VLM server."""
