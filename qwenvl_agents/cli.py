@@ -77,18 +77,14 @@ def list_pages(
 
     options = RenderOptions.from_settings(settings, **render_overrides)
     listing = find_sources(paths, include=include or (), exclude=exclude or ())
-    failures = len(listing.missing)
-    for missing in listing.missing:
-        if as_json:
-            _emit({"type": "error", "source": missing, "error_type": "FileNotFoundError", "message": "no such file"})
-        else:
-            _err(f"error: {missing}: no such file or folder")
+    failures = 0
     page_store = PageImageStore.from_settings(settings) if store else None
     documents: set[str] = set()
     pages = 0
     if not as_json:
         typer.echo(f"{'document':<48} {'page':>5} {'pixels':>11} {'tokens':>6} {'text':>6}")
-    for item in iter_pages(listing.sources, options, store=page_store):
+    # Missing paths go through iter_pages too, so they are reported like every other failure.
+    for item in iter_pages([*listing.sources, *listing.missing], options, store=page_store):
         if isinstance(item, SourceFailure):
             failures += 1
             if as_json:

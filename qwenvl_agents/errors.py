@@ -19,6 +19,10 @@ class DocumentError(QwenVLError):
         self.source = source
         self.reason = message
 
+    def __reduce__(self) -> tuple[type[DocumentError], tuple[str, str]]:
+        # Errors cross process boundaries (parallel rendering); the default pickling passes one argument.
+        return (type(self), (self.source, self.reason))
+
 
 class UnsupportedDocumentError(DocumentError):
     """The file's type is not one qwenvl-agents can turn into pages."""

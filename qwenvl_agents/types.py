@@ -94,13 +94,15 @@ class SourceFailure:
     """A source (file or URL) that produced no pages, or stopped producing them, and why.
 
     Yielded in the page stream instead of raised so that one bad document never stops a batch.
-    ``pages_done`` counts the pages yielded before the failure.
+    ``pages_done`` counts the pages yielded before the failure; ``page`` is set when only that page
+    failed and the rest of the document goes on.
     """
 
     source: str
     error_type: str
     message: str
     pages_done: int = 0
+    page: int | None = None
 
 
 ExtractionStatus = Literal["ok", "fallback", "failed"]

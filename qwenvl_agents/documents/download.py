@@ -1,0 +1,156 @@
+"""Download http(s) sources to a local file, with a size limit and timeouts.
+
+The body is streamed to disk while it is hashed, so a 100 MB PDF never sits in memory, and the
+download stops as soon as it passes ``download_max_bytes`` (servers may send no or a false
+Content-Length). With a ``cache_dir`` the file is kept as ``cache_dir/downloads/<sha256>.<suffix>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlsplit
+
+import httpx
+
+from qwenvl_agents.documents.detect import SUPPORTED_SUFFIXES
+from qwenvl_agents.documents.exceptions import DownloadError
+from qwenvl_agents.documents.options import RenderOptions
+from qwenvl_agents.errors import DocumentTooLargeError
+
+_CONTENT_TYPES = {
+    "application/pdf": "pdf",
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/tiff": "tiff",
+    "image/webp": "webp",
+    "image/gif": "gif",
+    "image/bmp": "bmp",
+    "video/mp4": "mp4",
+    "video/quicktime": "mov",
+    "video/webm": "webm",
+    "video/x-matroska": "mkv",
+    "video/x-msvideo": "avi",
+}
+_USER_AGENT = "qwenvl-agents (document loader)"
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    """A downloaded file: ``path`` to read, ``name`` for display, ``suffix_hint`` from the URL or headers.
+
+    ``temp_dir`` is the folder to delete when done (``None`` when the file lives in the cache).
+    """
+
+    path: Path
+    name: str
+    suffix_hint: str | None
+    temp_dir: Path | None
+
+
+def download(url: str, options: RenderOptions) -> Downloaded:
+    """Fetch ``url`` (following redirects) into the cache or a temporary folder.
+
+    Raises :class:`DownloadError` (HTTP error status, timeout, connection failure) or
+    :class:`~qwenvl_agents.errors.DocumentTooLargeError` past ``options.download_max_bytes``.
+
+    Example (not run: needs a server):
+        >>> d = download("https://example.org/report.pdf", RenderOptions())  # doctest: +SKIP
+        >>> d.name, d.suffix_hint  # doctest: +SKIP
+        ('report.pdf', 'pdf')
+    """
+    if options.cache_dir is not None:
+        folder = options.cache_dir / "downloads"
+        folder.mkdir(parents=True, exist_ok=True)
+        temp_dir = None
+    else:
+        folder = temp_dir = Path(tempfile.mkdtemp(prefix="qwenvl-download-"))
+    try:
+        result = _fetch(url, folder, options)
+    except BaseException:
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+        raise
+    return Downloaded(result[0], result[1], result[2], temp_dir)
+
+
+def _fetch(url: str, folder: Path, options: RenderOptions) -> tuple[Path, str, str | None]:
+    limit = options.download_max_bytes
+    timeout = httpx.Timeout(options.download_timeout)
+    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".part-")
+    tmp = Path(tmp_name)
+    try:
+        digest = hashlib.sha256()
+        size = 0
+        with (
+            os.fdopen(fd, "wb") as out,
+            httpx.Client(follow_redirects=True, timeout=timeout, headers={"User-Agent": _USER_AGENT}) as client,
+            client.stream("GET", url) as response,
+        ):
+            if response.status_code >= 400:
+                raise DownloadError(
+                    url, f"the server answered HTTP {response.status_code} {response.reason_phrase}; check the URL"
+                )
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise _too_large(url, int(declared), limit)
+            for chunk in response.iter_bytes(1 << 16):
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(url, size, limit, partial=True)
+                digest.update(chunk)
+                out.write(chunk)
+            name, hint = _name_and_suffix(url, str(response.url), response.headers)
+        sha = digest.hexdigest()
+        final = folder / f"{sha}.{hint or 'bin'}"
+        os.replace(tmp, final)
+        return final, name, hint
+    except httpx.TimeoutException as exc:
+        raise DownloadError(
+            url,
+            f"timed out after {options.download_timeout:g} s ({type(exc).__name__}); "
+            "check the server or raise QWENVL_DOWNLOAD_TIMEOUT",
+        ) from exc
+    except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.NetworkError) as exc:
+        raise DownloadError(
+            url, f"could not be downloaded ({type(exc).__name__}: {exc}); check the URL and that the server is up"
+        ) from exc
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        raise DownloadError(url, f"could not be downloaded ({type(exc).__name__}: {exc})") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _too_large(url: str, size: int, limit: int, partial: bool = False) -> DocumentTooLargeError:
+    what = f"more than {limit:,} bytes" if partial else f"{size:,} bytes, more than {limit:,}"
+    return DocumentTooLargeError(
+        url, f"is {what} (download_max_bytes); raise QWENVL_DOWNLOAD_MAX_BYTES or download it yourself"
+    )
+
+
+def _name_and_suffix(url: str, final_url: str, headers: httpx.Headers) -> tuple[str, str | None]:
+    """A display name and a type hint from Content-Disposition, the URL path, or Content-Type."""
+    name = ""
+    disposition = headers.get("content-disposition", "")
+    match = re.search(r"filename\*?=(?:UTF-8'')?\"?([^\";]+)\"?", disposition, re.IGNORECASE)
+    if match:
+        name = PurePosixPath(unquote(match.group(1))).name
+    for candidate in (url, final_url):
+        if not name:
+            name = PurePosixPath(unquote(urlsplit(candidate).path)).name
+    name = name or urlsplit(url).hostname or "download"
+    suffix = PurePosixPath(name).suffix.lower().lstrip(".")
+    if suffix in SUPPORTED_SUFFIXES:
+        return name, suffix
+    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    guessed = _CONTENT_TYPES.get(content_type)
+    if guessed is None and content_type:
+        extension = mimetypes.guess_extension(content_type) or ""
+        guessed = extension.lstrip(".") if extension.lstrip(".") in SUPPORTED_SUFFIXES else None
+    return name, guessed
