@@ -1,0 +1,424 @@
+"""Ingest: render → skip unchanged pages → extract → embed → upsert, streaming and crash-safe.
+
+Pages of many documents are in flight at once, so a vLLM server's continuous batch stays full even
+when documents are one page long. Three stages run concurrently, joined by bounded queues (memory stays
+flat however many pages there are):
+
+* a producer opens each source, works out which pages need extraction (a page is skipped when the index
+  holds it with the same content key: document hash, page, extractor, model, prompt version and
+  resolution), renders only those, and stores their images;
+* ``max_in_flight`` extraction workers (the extractor bounds its own requests to the server);
+* one writer that embeds and upserts pages in batches, then records them in the ledger.
+
+Records have deterministic ids and a page record is written only with its extraction, so a run killed at
+any point leaves no duplicates, and the next run redoes only what is missing. A changed file (new bytes
+at the same path) replaces the old version's pages once the new version is complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from qwenvl_agents.documents import RenderOptions
+from qwenvl_agents.documents.base import Document
+from qwenvl_agents.documents.loader import open_entry
+from qwenvl_agents.documents.sources import SourceLike, iter_entries
+from qwenvl_agents.extract import make_extractor
+from qwenvl_agents.extract.base import BaseExtractor
+from qwenvl_agents.ingest.summary import IngestCounts, IngestError, IngestProgress, IngestSummary
+from qwenvl_agents.settings import Settings
+from qwenvl_agents.store import IngestLedger, PageEntry, PageImageStore, PageIndex, content_key
+from qwenvl_agents.types import DocumentInfo, ExtractorName, PageExtraction, PageImage, SourceFailure
+from qwenvl_agents.vlm import VLMClient
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[IngestProgress], None]
+_DONE = object()
+_WRITE_BATCH = 16
+_WRITE_WAIT = 0.25  # seconds a partial batch waits for more pages before it is written
+
+
+@dataclass
+class _DocumentRun:
+    info: DocumentInfo
+    todo: list[int]
+    previous: list[str]
+    indexed_before: int
+    outstanding: int = 0
+    rendered: bool = False
+    failed_pages: int = 0
+    finished: bool = False
+
+
+@dataclass
+class _Stages:
+    pages: asyncio.Queue[Any]
+    results: asyncio.Queue[Any]
+    workers: int
+    runs: list[_DocumentRun] = field(default_factory=list)
+
+
+class Ingestor:
+    """Ingests documents into one knowledge base with one extractor.
+
+    Example (offline: the text layer, OCR for scans; no server needed):
+        >>> import tempfile
+        >>> from qwenvl_agents.samples import write_samples
+        >>> data = tempfile.mkdtemp()
+        >>> docs = write_samples(f"{data}/samples")
+        >>> ingestor = Ingestor(Settings(data_dir=data), extractor="text")
+        >>> summary = ingestor.run([f"{data}/samples/invoice-en.pdf"])
+        >>> (summary.pages_new, summary.pages_failed, summary.records >= 1)
+        (1, 0, True)
+        >>> ingestor.run([f"{data}/samples/invoice-en.pdf"]).pages_skipped
+        1
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        extractor: BaseExtractor | str | None = None,
+        client: VLMClient | None = None,
+        index: PageIndex | None = None,
+        ledger: IngestLedger | None = None,
+        store: PageImageStore | None = None,
+        knowledge_base: str | None = None,
+        render_options: RenderOptions | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        s = self.settings
+        if isinstance(extractor, BaseExtractor):
+            self.extractor = extractor
+        else:
+            self.extractor = make_extractor(s, client, extractor)
+        self.index = index or PageIndex.open(s, knowledge_base)
+        self.knowledge_base = self.index.knowledge_base
+        self.ledger = ledger or IngestLedger.from_settings(s)
+        self.store = store or PageImageStore.from_settings(s)
+        self.render_options = render_options or RenderOptions.from_settings(s, cache_dir=s.cache_dir)
+
+    # --- public API ------------------------------------------------------------------------------------
+
+    def run(
+        self,
+        sources: Iterable[SourceLike] | SourceLike,
+        *,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        retry_failed: bool = True,
+        on_progress: ProgressCallback | None = None,
+    ) -> IngestSummary:
+        """Ingest ``sources`` (files, folders, URLs); see :meth:`arun`."""
+        return asyncio.run(
+            self.arun(sources, include=include, exclude=exclude, retry_failed=retry_failed, on_progress=on_progress)
+        )
+
+    async def arun(
+        self,
+        sources: Iterable[SourceLike] | SourceLike,
+        *,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        retry_failed: bool = True,
+        on_progress: ProgressCallback | None = None,
+    ) -> IngestSummary:
+        """Ingest ``sources``; pages that fell back or failed before are tried again when ``retry_failed``."""
+        counts = IngestCounts()
+        workers = max(1, int(getattr(self.extractor, "max_in_flight", 1) or 1))
+        stages = _Stages(asyncio.Queue(maxsize=workers + 2), asyncio.Queue(maxsize=2 * _WRITE_BATCH), workers)
+        notify = _notifier(on_progress, counts)
+        interrupted = False
+        tasks = [asyncio.create_task(self._extract_worker(stages)) for _ in range(workers)]
+        writer = asyncio.create_task(self._writer(stages, counts, notify))
+        try:
+            await self._produce(sources, include, exclude, retry_failed, stages, counts, notify)
+            for _ in tasks:
+                await stages.pages.put(_DONE)
+            await asyncio.gather(*tasks)
+            await stages.results.put(_DONE)
+            await writer
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            interrupted = True
+            for task in [*tasks, writer]:
+                task.cancel()
+            raise
+        finally:
+            for run in stages.runs:
+                if not run.finished and run.todo:
+                    logger.info("%s: interrupted; the next run resumes it", run.info.source)
+            if not interrupted:
+                await asyncio.to_thread(self._refresh_lexical)
+        return IngestSummary.from_counts(
+            counts,
+            knowledge_base=self.knowledge_base,
+            extractor=self.extractor.describe(),
+            records=self.index.count(),
+        )
+
+    def delete_document(self, document_id: str) -> int:
+        """Delete a document's records, its ledger rows and the page images no other record uses."""
+        pages = self.index.pages_of(document_id, include_chunks=False)
+        removed = self.index.delete_document(document_id)
+        for page in pages:
+            sha = page.metadata.get("image_sha256")
+            path = page.metadata.get("image_path")
+            if isinstance(sha, str) and isinstance(path, str) and not self.index.ids_where({"image_sha256": sha}):
+                Path(path).unlink(missing_ok=True)
+        self.ledger.forget_document(document_id, self.knowledge_base)
+        return removed
+
+    def prune(self) -> list[str]:
+        """Delete the documents whose source file no longer exists; returns their sources."""
+        gone = []
+        for doc in self.index.documents():
+            if "://" not in doc.source and not Path(doc.source).exists():
+                self.delete_document(doc.document_id)
+                gone.append(doc.source)
+        if gone:
+            self._refresh_lexical()
+        return gone
+
+    # --- stages -----------------------------------------------------------------------------------------
+
+    def _key(self, info: DocumentInfo, page: int) -> str:
+        ex = self.extractor
+        version = f"{ex.prompt_version}|dpi={self.render_options.dpi:g}"
+        return content_key((info.document_id, page), ex.name, ex.model, version)
+
+    def _plan(self, info: DocumentInfo, retry_failed: bool) -> tuple[list[int], int]:
+        """Pages of ``info`` that need extraction, and how many pages were indexed before."""
+        stored = {p.page: p for p in self.index.pages_of(info.document_id)}
+        todo = []
+        for number in range(1, info.page_count + 1):
+            page = stored.get(number)
+            if (
+                page is None
+                or page.metadata.get("content_key") != self._key(info, number)
+                or (retry_failed and page.metadata.get("status") in ("fallback", "failed"))
+            ):
+                todo.append(number)
+        return todo, len(stored)
+
+    async def _produce(
+        self,
+        sources: Iterable[SourceLike] | SourceLike,
+        include: Sequence[str],
+        exclude: Sequence[str],
+        retry_failed: bool,
+        stages: _Stages,
+        counts: IngestCounts,
+        notify: Callable[[str | None], None],
+    ) -> None:
+        entries = iter_entries(sources, include=include, exclude=exclude)
+        while (entry := await asyncio.to_thread(next, entries, None)) is not None:
+            if entry.kind == "skipped":
+                counts.files_skipped += 1
+                continue
+            opened = await asyncio.to_thread(open_entry, entry, self.render_options)
+            if opened is None:
+                continue
+            counts.documents_seen += 1
+            if isinstance(opened, SourceFailure):
+                counts.documents_failed += 1
+                counts.errors.append(IngestError(opened.source, opened.message))
+                notify(opened.source)
+                continue
+            with opened as document:
+                await self._produce_document(document, retry_failed, stages, counts, notify)
+
+    async def _produce_document(
+        self,
+        document: Document,
+        retry_failed: bool,
+        stages: _Stages,
+        counts: IngestCounts,
+        notify: Callable[[str | None], None],
+    ) -> None:
+        info = dataclasses.replace(document.info, page_count=document.page_count)
+        kb = self.knowledge_base
+        todo, indexed_before = await asyncio.to_thread(self._plan, info, retry_failed)
+        previous = [d for d in self.ledger.documents_at(info.source, kb) if d != info.document_id]
+        run = _DocumentRun(info, todo, previous, indexed_before)
+        stages.runs.append(run)
+        counts.pages_skipped += info.page_count - len(todo)
+        counts.pages_planned += len(todo)
+        if not todo:
+            counts.documents_unchanged += 1
+            await asyncio.to_thread(self._finish, run, counts)
+            notify(info.source)
+            return
+        await asyncio.to_thread(self.ledger.start_document, info, kb)
+        async for item in self._render(document, run):
+            if isinstance(item, SourceFailure):
+                run.failed_pages += 1
+                counts.pages_failed += 1
+                counts.errors.append(IngestError(info.source, item.message, item.page))
+                notify(info.source)
+                continue
+            run.outstanding += 1
+            await stages.pages.put((run, item))
+        run.rendered = True
+        if run.outstanding == 0:
+            await asyncio.to_thread(self._finish, run, counts)
+            notify(info.source)
+
+    async def _render(self, document: Document, run: _DocumentRun) -> Any:
+        """Yield the pages of ``run.todo`` (stored in the page store), or a SourceFailure for a bad page."""
+        store = self.store
+
+        def render_one(number: int) -> PageImage:
+            page = document.page(number)
+            return dataclasses.replace(page, stored=store.put(page.image))
+
+        if document.random_access:
+            for number in run.todo:
+                try:
+                    yield await asyncio.to_thread(render_one, number)
+                except Exception as exc:
+                    yield _page_failure(run.info, number, exc)
+            return
+        # Sequential media (video): walk the frames, keep the ones needed.
+        wanted = set(run.todo)
+        frames: Iterator[PageImage] = document.pages()
+        while True:
+            try:
+                page = await asyncio.to_thread(next, frames, None)
+            except Exception as exc:  # the stream broke off: the remaining frames cannot be reached
+                for number in sorted(wanted):
+                    yield _page_failure(run.info, number, exc)
+                return
+            if page is None:
+                for number in sorted(wanted):  # fewer frames than announced
+                    yield _page_failure(run.info, number, RuntimeError("frame not found in the video"))
+                return
+            if page.page in wanted:
+                wanted.discard(page.page)
+                yield dataclasses.replace(page, stored=await asyncio.to_thread(store.put, page.image))
+                if not wanted:
+                    return
+
+    async def _extract_worker(self, stages: _Stages) -> None:
+        while (item := await stages.pages.get()) is not _DONE:
+            run, page = item
+            try:
+                extraction = await self.extractor.aextract(page)
+            except Exception as exc:  # extractors report page problems in the result; this is a bug guard
+                logger.exception("extractor raised on page %d of %s", page.page, run.info.source)
+                name = cast(ExtractorName, self.extractor.name)
+                reason = f"{type(exc).__name__}: {exc}"
+                extraction = PageExtraction(run.info.document_id, page.page, "", name, "failed", reason)
+            await stages.results.put((run, page, extraction))
+
+    async def _writer(self, stages: _Stages, counts: IngestCounts, notify: Callable[[str | None], None]) -> None:
+        batch: list[tuple[_DocumentRun, PageImage, PageExtraction]] = []
+        done = False
+        while not done:
+            try:
+                item = await asyncio.wait_for(stages.results.get(), timeout=_WRITE_WAIT if batch else None)
+            except asyncio.TimeoutError:
+                item = None
+            if item is _DONE:
+                done = True
+            elif item is not None:
+                batch.append(item)
+                if len(batch) < _WRITE_BATCH:
+                    continue
+            if batch:
+                written, batch = batch, []
+                await asyncio.to_thread(self._write, written, counts)
+                for run in {id(r): r for r, _, _ in written}.values():
+                    if run.rendered and run.outstanding == 0 and not run.finished:
+                        await asyncio.to_thread(self._finish, run, counts)
+                notify(written[-1][0].info.source)
+
+    # --- blocking work, run in threads -----------------------------------------------------------------
+
+    def _write(self, batch: list[tuple[_DocumentRun, PageImage, PageExtraction]], counts: IngestCounts) -> None:
+        entries = [PageEntry.from_page(page, ex, self._key(run.info, page.page)) for run, page, ex in batch]
+        self.index.upsert_pages(entries)
+        kb = self.knowledge_base
+        for (run, page, ex), entry in zip(batch, entries, strict=True):
+            state = {"ok": "done", "fallback": "fallback", "failed": "failed"}[ex.status]
+            self.ledger.page_done(run.info.document_id, page.page, kb, state, entry.key, ex.reason)  # type: ignore[arg-type]
+            run.outstanding -= 1
+            counts.input_tokens += ex.input_tokens
+            counts.output_tokens += ex.output_tokens
+            if ex.status == "failed":
+                run.failed_pages += 1
+                counts.pages_failed += 1
+                counts.errors.append(IngestError(run.info.source, ex.reason or "could not be read", page.page))
+                continue
+            if ex.status == "fallback":
+                counts.pages_fallback += 1
+            if run.indexed_before:
+                counts.pages_updated += 1
+            else:
+                counts.pages_new += 1
+
+    def _finish(self, run: _DocumentRun, counts: IngestCounts) -> None:
+        """A document is complete: mark it, then let it replace older versions from the same path."""
+        run.finished = True
+        kb = self.knowledge_base
+        if self.ledger.document(run.info.document_id, kb) is None:
+            self.ledger.start_document(run.info, kb)
+        self.ledger.finish_document(run.info.document_id, kb, "done")
+        for old in run.previous:
+            self.delete_document(old)
+            counts.documents_deleted += 1
+        if run.todo:
+            if run.indexed_before or run.previous:
+                counts.documents_updated += 1
+            else:
+                counts.documents_new += 1
+
+    def _refresh_lexical(self) -> None:
+        from qwenvl_agents.store import LexicalIndex
+
+        LexicalIndex.load_or_build(self.index)
+
+
+def _page_failure(info: DocumentInfo, number: int, exc: BaseException) -> SourceFailure:
+    message = f"{info.source}: page {number} could not be rendered: {exc}"
+    return SourceFailure(info.source, type(exc).__name__, message, page=number)
+
+
+def _notifier(callback: ProgressCallback | None, counts: IngestCounts) -> Callable[[str | None], None]:
+    def notify(current: str | None) -> None:
+        if callback is not None:
+            with contextlib.suppress(Exception):  # a broken progress display must not stop ingestion
+                callback(counts.snapshot(current))
+
+    return notify
+
+
+def ingest(
+    sources: Iterable[SourceLike] | SourceLike,
+    settings: Settings | None = None,
+    *,
+    extractor: BaseExtractor | str | None = None,
+    knowledge_base: str | None = None,
+    on_progress: ProgressCallback | None = None,
+    **kwargs: Any,
+) -> IngestSummary:
+    """Ingest files, folders or URLs into the knowledge base; the short path to :class:`Ingestor`.
+
+    Example:
+        >>> import tempfile
+        >>> from qwenvl_agents.samples import write_samples
+        >>> data = tempfile.mkdtemp()
+        >>> _ = write_samples(f"{data}/samples")
+        >>> s = ingest([f"{data}/samples/report-en.pdf"], Settings(data_dir=data), extractor="text")
+        >>> (s.documents_new, s.pages_new)
+        (1, 3)
+    """
+    ingestor = Ingestor(settings, extractor=extractor, knowledge_base=knowledge_base)
+    return ingestor.run(sources, on_progress=on_progress, **kwargs)
