@@ -6,15 +6,19 @@ tell which file failed without parsing prose. Exit status is non-zero when anyth
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from qwenvl_agents.settings import Settings
 from qwenvl_agents.types import PageImage, SourceFailure
+
+if TYPE_CHECKING:
+    from qwenvl_agents.ingest import IngestSummary
 
 app = typer.Typer(
     name="qwenvl",
@@ -150,6 +154,123 @@ def pages(
     raise typer.Exit(1 if failures else 0)
 
 
+KnowledgeBase = Annotated[
+    str | None, typer.Option("--kb", "--knowledge-base", help="Knowledge base (default: QWENVL_KNOWLEDGE_BASE).")
+]
+
+
+def _print_summary(summary: IngestSummary, as_json: bool) -> None:
+    if as_json:
+        _emit({"type": "summary", **summary.to_dict()})
+        return
+    s = summary
+    typer.echo(
+        f"{s.documents_seen} documents: {s.documents_new} new, {s.documents_updated} updated, "
+        f"{s.documents_unchanged} unchanged, {s.documents_failed} failed, {s.documents_deleted} replaced",
+        err=True,
+    )
+    typer.echo(
+        f"{s.pages_extracted + s.pages_skipped + s.pages_failed} pages: {s.pages_new} new, {s.pages_updated} updated, "
+        f"{s.pages_skipped} skipped (unchanged), {s.pages_fallback} fallback, {s.pages_failed} failed; "
+        f"{s.pages_per_second:.2f} pages/s; {s.records} records in knowledge base {s.knowledge_base!r}",
+        err=True,
+    )
+    for error in s.errors:
+        where = f" page {error.page}" if error.page else ""
+        _err(f"error: {error.source}{where}: {error.message}")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[str], typer.Argument(help="Files, folders (searched recursively) or http(s) URLs.")],
+    extractor: Annotated[
+        str | None, typer.Option(help="auto, vlm, ocr or text (default: QWENVL_EXTRACTOR, auto).")
+    ] = None,
+    kb: KnowledgeBase = None,
+    as_json: JsonFlag = False,
+    dpi: Annotated[float | None, typer.Option(help="Resolution for PDFs and office files.")] = None,
+    password: Annotated[str | None, typer.Option(help="Password for encrypted PDFs.")] = None,
+    include: Annotated[list[str] | None, typer.Option(help="Glob of files to take from folders.")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="Glob of files to leave out.")] = None,
+    retry_failed: Annotated[bool, typer.Option(help="Extract pages that fell back or failed last time again.")] = True,
+    prune: Annotated[bool, typer.Option(help="Also delete indexed documents whose file is gone.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
+) -> None:
+    """Read PATHS into the knowledge base: render, extract, embed and index; unchanged pages are skipped."""
+    from qwenvl_agents.documents import RenderOptions
+    from qwenvl_agents.errors import QwenVLError
+    from qwenvl_agents.ingest import Ingestor
+    from qwenvl_agents.ingest.progress import IngestProgressBar
+
+    settings = Settings()
+    overrides: dict[str, Any] = {"password": password, "cache_dir": settings.cache_dir}
+    if dpi is not None:
+        overrides["dpi"] = dpi
+    try:
+        ingestor = Ingestor(
+            settings,
+            extractor=extractor,
+            knowledge_base=kb,
+            render_options=RenderOptions.from_settings(settings, **overrides),
+        )
+    except (QwenVLError, ValueError) as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(2) from exc
+    bar = IngestProgressBar(enabled=progress and not as_json and sys.stderr.isatty())
+    try:
+        with bar:
+            summary = ingestor.run(
+                paths, include=include or (), exclude=exclude or (), retry_failed=retry_failed, on_progress=bar
+            )
+    except KeyboardInterrupt:
+        _err("interrupted: what was written is kept; run the same command again to resume")
+        raise typer.Exit(130) from None
+    if prune:
+        for source in ingestor.prune():
+            typer.echo(f"deleted {source} (file is gone)", err=True)
+    _print_summary(summary, as_json)
+    raise typer.Exit(0 if summary.ok else 1)
+
+
+@app.command()
+def documents(kb: KnowledgeBase = None, as_json: JsonFlag = False) -> None:
+    """List the documents in the knowledge base, with pages indexed, fallbacks and failures."""
+    from qwenvl_agents.store import PageIndex
+
+    index = PageIndex.open(Settings(), kb)
+    docs = index.documents()
+    for d in docs:
+        if as_json:
+            _emit({"type": "document", **dataclasses.asdict(d)})
+        else:
+            typer.echo(f"{d.document_id[:12]}  {d.pages_indexed:>4}/{d.page_count:<4} {d.name}  ({d.source})")
+    if not as_json:
+        typer.echo(f"{len(docs)} documents, {index.count()} records in {index.knowledge_base!r}", err=True)
+
+
+@app.command()
+def delete(
+    documents: Annotated[list[str], typer.Argument(help="Document ids (or a prefix) or source paths/URLs.")],
+    kb: KnowledgeBase = None,
+) -> None:
+    """Delete documents from the knowledge base, with their pages and page images."""
+    from qwenvl_agents.ingest import Ingestor
+
+    ingestor = Ingestor(Settings(), extractor="text", knowledge_base=kb)
+    indexed = ingestor.index.documents()
+    missing = 0
+    for wanted in documents:
+        path = str(Path(wanted).expanduser().absolute()) if "://" not in wanted else wanted
+        matches = [d for d in indexed if d.source in (wanted, path) or d.document_id.startswith(wanted.lower())]
+        if not matches:
+            _err(f"error: {wanted}: not in knowledge base {ingestor.knowledge_base!r} (see `qwenvl documents`)")
+            missing += 1
+        for d in matches:
+            removed = ingestor.delete_document(d.document_id)
+            typer.echo(f"deleted {d.name} ({d.document_id[:12]}): {removed} records")
+    raise typer.Exit(1 if missing else 0)
+
+
 @vlm_app.command("check")
 def vlm_check(
     as_json: JsonFlag = False,
@@ -200,7 +321,8 @@ def samples(
 def demo(
     data_dir: Annotated[Path | None, typer.Option(help="Where to keep state (default: QWENVL_DATA_DIR).")] = None,
 ) -> None:
-    """The main job on embedded defaults: make the sample documents and list their pages."""
+    """The main job on embedded defaults: make the sample documents, list their pages, ingest them."""
+    from qwenvl_agents.ingest import Ingestor
     from qwenvl_agents.samples import write_samples
 
     settings = Settings(data_dir=data_dir) if data_dir else Settings()
@@ -208,8 +330,29 @@ def demo(
     typer.echo(f"Writing sample documents to {folder}", err=True)
     write_samples(folder, overwrite=True)
     failures = list_pages([str(folder)], settings, store=True)
-    typer.echo(f"Page images are in {settings.page_image_dir}", err=True)
-    raise typer.Exit(1 if failures else 0)
+    urls = ", ".join(settings.vlm_base_urls)
+    mode = f"with the VLM at {urls}" if urls else "offline (text layer + OCR)"
+    typer.echo(f"\nIngesting them {mode} into {settings.data_dir}", err=True)
+    ingestor = Ingestor(settings)
+    summary = ingestor.run([str(folder)])
+    _print_summary(summary, as_json=False)
+    typer.echo("\nWhat was indexed (page, kind, key fields):")
+    for doc in ingestor.index.documents():
+        for page in ingestor.index.pages_of(doc.document_id):
+            f = page.fields
+            facts = {
+                "title": f.title,
+                "number": f.document_number,
+                "date": f.issue_date,
+                "seller": f.seller,
+                "total": f"{f.total:,.2f} {f.currency or ''}".strip() if f.total is not None else None,
+            }
+            shown = ", ".join(f"{k}={v}" for k, v in facts.items() if v)
+            kind = page.metadata.get("page_kind")
+            via = page.metadata.get("extractor")
+            typer.echo(f"  {doc.name} p{page.page}  [{kind}, {via}]  {shown}"[:160])
+    typer.echo(f"\nPage images are in {settings.page_image_dir}; the index is in {settings.chroma_dir}", err=True)
+    raise typer.Exit(1 if failures or not summary.ok else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover
