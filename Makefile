@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-install
 APT_PACKAGES := libreoffice-impress libreoffice-writer libreoffice-calc poppler-utils fonts-wqy-microhei fonts-dejavu-core
 VLLM_PORT ?= 8765
+TORCH_VERSION ?= 2.13.0
 
 .DEFAULT_GOAL := help
 .PHONY: help install system-deps demo test test-unit lint format typecheck bench vlm-test-server vlm-test-server-stop clean
@@ -17,7 +18,9 @@ install: $(STAMP) ## Create .venv with the package, every extra and the test too
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[all,test]'
+	# The CPU build of torch first, or the embeddings extra would pull several GB of CUDA packages.
+	$(PY) -m pip install --quiet torch==$(TORCH_VERSION)
+	$(PY) -m pip install --quiet -e '.[all,embeddings,test]'
 	@touch $@
 
 system-deps: ## Install LibreOffice, poppler-utils and fonts from Debian (needs root), if missing
@@ -52,6 +55,10 @@ typecheck: install ## mypy on the package
 
 bench: install system-deps ## Run the benchmarks (ratios measured side by side)
 	$(PY) bench/render.py
+	$(PY) bench/ocr_quality.py
+	$(PY) -m tests.vllm_server install
+	$(PY) -m tests.vllm_server build
+	$(PY) bench/ingest.py
 
 vlm-test-server: install ## Start the tiny Qwen2.5-VL on a real vLLM server on the CPU (port $(VLLM_PORT))
 	$(PY) -m tests.vllm_server install

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+
+# Tests never reach a model hub: local weights only (the sentence-transformers test uses a packaged copy).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from tests.vllm_server import ServerHandle, ServerSetupError, ensure_server, stop_server
 

