@@ -39,6 +39,9 @@ class RenderOptions:
     office_timeout: float = 180.0
     workers: int = 1
     cache_dir: Path | None = None
+    max_render_pixels: int | None = None
+    """Render PDF and office pages no larger than this (lowering the dpi): when only a vision model with
+    a pixel budget will look at the page, pixels beyond the budget cost time and are thrown away."""
 
     def __post_init__(self) -> None:
         # Fail at construction rather than deep inside a worker process.
@@ -51,6 +54,8 @@ class RenderOptions:
         for name in ("max_image_pixels", "download_max_bytes", "download_timeout", "office_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, not {getattr(self, name)}")
+        if self.max_render_pixels is not None and self.max_render_pixels <= 0:
+            raise ValueError(f"max_render_pixels must be > 0, not {self.max_render_pixels}")
         if self.cache_dir is not None and not isinstance(self.cache_dir, Path):
             object.__setattr__(self, "cache_dir", Path(self.cache_dir))
 

@@ -69,8 +69,8 @@ def pdf_title(pdf: pdfium.PdfDocument) -> str | None:
 class PdfBackend(Document):
     """Renders PDF pages at ``options.dpi`` as RGB images with their text layer.
 
-    A page that would exceed ``options.max_image_pixels`` at that resolution is rendered at the largest
-    resolution that fits, and ``PageImage.dpi`` says which.
+    A page that would exceed ``options.max_image_pixels`` (or ``options.max_render_pixels``) at that
+    resolution is rendered at the largest resolution that fits, and ``PageImage.dpi`` says which.
 
     ``page_texts`` replaces the PDF text layer (slide text of a converted pptx, ``text_source`` "pptx").
     """
@@ -150,10 +150,11 @@ class PdfBackend(Document):
         if width_pt <= 0 or height_pt <= 0:
             raise CorruptDocumentError(self.info.source, f"has a page of size {width_pt} x {height_pt} pt")
         pixels = math.ceil(width_pt * dpi / 72) * math.ceil(height_pt * dpi / 72)
-        if pixels > self.options.max_image_pixels:
+        cap = min(self.options.max_image_pixels, self.options.max_render_pixels or self.options.max_image_pixels)
+        if pixels > cap:
             # Scale down (with a little margin for the rounding up of each side) instead of failing:
             # a poster-sized page is still worth reading at a lower resolution.
-            dpi = 72 * math.sqrt(self.options.max_image_pixels / (width_pt * height_pt)) * 0.999
+            dpi = 72 * math.sqrt(cap / (width_pt * height_pt)) * 0.999
         return dpi
 
     def _close_backend(self) -> None:

@@ -90,8 +90,15 @@ class BaseExtractor(ABC):
                 async for p in pages:
                     yield p
             else:
-                for p in pages:
-                    yield p
+                # A plain iterator may render each page as it is pulled (iter_pages): pull it in a thread
+                # so the requests already in flight keep being served meanwhile.
+                it = iter(pages)
+
+                def pull() -> PageImage | None:
+                    return next(it, None)
+
+                while (pulled := await asyncio.to_thread(pull)) is not None:
+                    yield pulled
 
         try:
             async for page in source():

@@ -194,10 +194,19 @@ class VLMExtractor(BaseExtractor):
             if max_model_len is not None:  # the hint may take a third of what the page leaves free
                 free = max_model_len - base_tokens - MIN_OUTPUT_TOKENS
                 hint_chars = min(hint_chars, int(max(0, free) / 3 * self.tokens.chars_per_token))
-            system, user = build_prompt(language, hint=hint.text, hint_source=hint.source, hint_chars=hint_chars)
-        prompt_text = system + user
-        prompt_tokens = self.tokens.estimate(prompt_text, image.tokens)
-        max_tokens = clamp_max_tokens(self.max_tokens, max_model_len, prompt_tokens)
+        while True:
+            if hint is not None and hint_chars > 0:
+                system, user = build_prompt(language, hint=hint.text, hint_source=hint.source, hint_chars=hint_chars)
+            else:
+                system, user = build_prompt(language)
+            prompt_text = system + user
+            prompt_tokens = self.tokens.estimate(prompt_text, image.tokens)
+            max_tokens = clamp_max_tokens(self.max_tokens, max_model_len, prompt_tokens)
+            # A hint is help, not a requirement: shrink it (CJK text costs more tokens per character than
+            # the ratio assumes), then drop it, before giving up on the page.
+            if max_tokens >= MIN_OUTPUT_TOKENS or hint is None or hint_chars <= 0:
+                break
+            hint_chars = hint_chars // 2 if hint_chars > 200 else 0
         if max_tokens < MIN_OUTPUT_TOKENS:
             return (
                 f"vlm: the page needs about {prompt_tokens} prompt tokens ({image.tokens} for the image), too many "
@@ -209,8 +218,13 @@ class VLMExtractor(BaseExtractor):
 
     def _bound(self, request: _Request, attempt: int) -> Any:
         temperature = min(1.0, self.temperature_start + self.temperature_step * attempt)
+        # The same ``response_format`` on the wire, but passed as extra body: LangChain then calls the plain
+        # ``create`` endpoint instead of the SDK's ``parse`` helper, whose response parsing costs the client
+        # several milliseconds per page (measured with bench/ingest.py); we validate the JSON ourselves.
         return self.chat_model.bind(
-            response_format=self._response_format, temperature=temperature, max_tokens=request.max_tokens
+            extra_body={"response_format": self._response_format},
+            temperature=temperature,
+            max_tokens=request.max_tokens,
         )
 
     # --- interpreting an answer ------------------------------------------------------------------

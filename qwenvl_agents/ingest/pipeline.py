@@ -104,7 +104,11 @@ class Ingestor:
         self.knowledge_base = self.index.knowledge_base
         self.ledger = ledger or IngestLedger.from_settings(s)
         self.store = store or PageImageStore.from_settings(s)
-        self.render_options = render_options or RenderOptions.from_settings(s, cache_dir=s.cache_dir)
+        options = render_options or RenderOptions.from_settings(s, cache_dir=s.cache_dir)
+        if options.max_render_pixels is None and _reads_with_vlm(self.extractor):
+            # The model sees at most max_pixels: rendering more would only be thrown away by the resize.
+            options = dataclasses.replace(options, max_render_pixels=s.max_pixels)
+        self.render_options = options
 
     # --- public API ------------------------------------------------------------------------------------
 
@@ -384,6 +388,10 @@ class Ingestor:
         from qwenvl_agents.store import LexicalIndex
 
         LexicalIndex.load_or_build(self.index)
+
+
+def _reads_with_vlm(extractor: BaseExtractor) -> bool:
+    return extractor.name == "vlm" or getattr(extractor, "vlm", None) is not None
 
 
 def _page_failure(info: DocumentInfo, number: int, exc: BaseException) -> SourceFailure:

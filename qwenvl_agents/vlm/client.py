@@ -144,12 +144,20 @@ class VLMClient:
         self.pool = EndpointPool(self.base_urls)
         # A pool large enough for vLLM's batch: the default of 100 connections would cap concurrency.
         limits = httpx2.Limits(max_connections=512, max_keepalive_connections=128)
+        # Loading the CA bundle for a TLS context takes tens of milliseconds per transport; vLLM endpoints are
+        # usually plain http, where it is never used.
+        verify = any(u.lower().startswith("https://") for u in self.base_urls)
         self._http = httpx2.Client(
-            transport=SpreadingTransport(self.pool, httpx2.HTTPTransport(limits=limits)), timeout=timeout
+            transport=SpreadingTransport(self.pool, httpx2.HTTPTransport(limits=limits, verify=verify)),
+            timeout=timeout,
+            verify=verify,
         )
         self._ahttp = httpx2.AsyncClient(
-            transport=AsyncSpreadingTransport(self.pool, lambda: httpx2.AsyncHTTPTransport(limits=limits)),
+            transport=AsyncSpreadingTransport(
+                self.pool, lambda: httpx2.AsyncHTTPTransport(limits=limits, verify=verify)
+            ),
             timeout=timeout,
+            verify=verify,
         )
 
     @classmethod

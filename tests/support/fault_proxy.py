@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import socket
 import threading
 import time
 from collections import Counter
@@ -57,6 +58,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         proxy = self.server.proxy
+        if proxy.mode == "refuse":
+            # A stopped server also drops the connections that were already open (keep-alive ones).
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         is_chat = self.command == "POST" and self.path.rstrip("/").endswith("/chat/completions")

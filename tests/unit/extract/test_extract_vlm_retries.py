@@ -87,7 +87,7 @@ def test_bad_output_twice_then_good_is_ok_with_three_attempts_and_rising_tempera
     assert result.status == "ok" and result.extractor == "vlm" and result.reason is None
     assert result.attempts == 3
     assert [c["temperature"] for c in fake.calls] == pytest.approx([0.0, 0.2, 0.4])
-    assert all(c["response_format"]["type"] == "json_schema" for c in fake.calls)
+    assert all(c["extra_body"]["response_format"]["type"] == "json_schema" for c in fake.calls)
     assert (result.input_tokens, result.output_tokens) == (300, 60)  # every attempt is paid for
     assert result.fields.total == 12.5 and result.fields.seller == "ACME GmbH"
     assert result.model == "fake-qwen" and result.prompt_version == ex.prompt_version
