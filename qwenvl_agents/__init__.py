@@ -1,8 +1,25 @@
-"""qwenvl-agents: ask questions about your documents with Qwen2.5-VL and get answers you can check."""
+"""qwenvl-agents: ask questions about your documents with Qwen2.5-VL and get answers you can check.
+
+The public API is what this module exports. Heavy parts (Chroma, OCR) load on first use, so importing
+the package stays quick.
+
+Example:
+    >>> import qwenvl_agents
+    >>> qwenvl_agents.Settings(_env_file=None).knowledge_base
+    'default'
+    >>> qwenvl_agents.Ingestor.__name__
+    'Ingestor'
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from qwenvl_agents.errors import (
     CorruptDocumentError,
     DocumentError,
+    DocumentTooLargeError,
     EncryptedDocumentError,
     MissingDependencyError,
     QwenVLError,
@@ -12,26 +29,91 @@ from qwenvl_agents.errors import (
     VLMRequestError,
 )
 from qwenvl_agents.settings import Settings
-from qwenvl_agents.types import DocumentInfo, PageImage, SourceFailure, StoredImage, TextLayer, TextSpan
+from qwenvl_agents.types import (
+    DocumentInfo,
+    KeyFields,
+    LineItem,
+    PageExtraction,
+    PageImage,
+    SourceFailure,
+    StoredImage,
+    Table,
+    TextLayer,
+    TextSpan,
+)
+
+if TYPE_CHECKING:
+    from qwenvl_agents.documents import RenderOptions, iter_pages, open_document
+    from qwenvl_agents.extract import make_extractor
+    from qwenvl_agents.ingest import IngestContext, Ingestor, IngestSummary, build_ingest_graph, ingest
+    from qwenvl_agents.samples import write_samples
+    from qwenvl_agents.store import IngestLedger, LexicalIndex, PageImageStore, PageIndex
+    from qwenvl_agents.vlm import VLMClient
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "RenderOptions": "qwenvl_agents.documents",
+    "iter_pages": "qwenvl_agents.documents",
+    "open_document": "qwenvl_agents.documents",
+    "make_extractor": "qwenvl_agents.extract",
+    "IngestContext": "qwenvl_agents.ingest",
+    "Ingestor": "qwenvl_agents.ingest",
+    "IngestSummary": "qwenvl_agents.ingest",
+    "build_ingest_graph": "qwenvl_agents.ingest",
+    "ingest": "qwenvl_agents.ingest",
+    "write_samples": "qwenvl_agents.samples",
+    "IngestLedger": "qwenvl_agents.store",
+    "LexicalIndex": "qwenvl_agents.store",
+    "PageImageStore": "qwenvl_agents.store",
+    "PageIndex": "qwenvl_agents.store",
+    "VLMClient": "qwenvl_agents.vlm",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'qwenvl_agents' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "CorruptDocumentError",
     "DocumentError",
     "DocumentInfo",
+    "DocumentTooLargeError",
     "EncryptedDocumentError",
+    "IngestContext",
+    "IngestLedger",
+    "IngestSummary",
+    "Ingestor",
+    "KeyFields",
+    "LexicalIndex",
+    "LineItem",
     "MissingDependencyError",
+    "PageExtraction",
     "PageImage",
+    "PageImageStore",
+    "PageIndex",
     "QwenVLError",
+    "RenderOptions",
     "Settings",
     "SourceFailure",
     "StoredImage",
+    "Table",
     "TextLayer",
     "TextSpan",
     "UnsupportedDocumentError",
+    "VLMClient",
     "VLMConnectionError",
     "VLMError",
     "VLMRequestError",
     "__version__",
+    "build_ingest_graph",
+    "ingest",
+    "iter_pages",
+    "make_extractor",
+    "open_document",
+    "write_samples",
 ]

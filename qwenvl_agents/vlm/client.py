@@ -215,6 +215,11 @@ class VLMClient:
         parts.append({"type": "text", "text": prompt})
         return HumanMessage(content=parts)
 
+    def _conversation(self, prompt: str, images: Sequence[ImageInput], system: str | None) -> list[BaseMessage]:
+        messages: list[BaseMessage] = [SystemMessage(system)] if system else []
+        messages.append(self.message(prompt, images))
+        return messages
+
     def ask(
         self,
         prompt: str,
@@ -224,8 +229,7 @@ class VLMClient:
         **kwargs: Any,
     ) -> AIMessage:
         """Ask one question about zero or more images; keyword arguments go to ``ChatOpenAI``."""
-        messages: list[BaseMessage] = [SystemMessage(system)] if system else []
-        messages.append(self.message(prompt, images))
+        messages = self._conversation(prompt, images, system)
         try:
             result = self.chat_model(**kwargs).invoke(messages)
         except Exception as exc:
@@ -242,8 +246,7 @@ class VLMClient:
         **kwargs: Any,
     ) -> AIMessage:
         """The asynchronous :meth:`ask`."""
-        messages: list[BaseMessage] = [SystemMessage(system)] if system else []
-        messages.append(self.message(prompt, images))
+        messages = self._conversation(prompt, images, system)
         try:
             result = await self.chat_model(**kwargs).ainvoke(messages)
         except Exception as exc:
