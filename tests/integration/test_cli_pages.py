@@ -106,13 +106,20 @@ def test_encrypted_pdf_opens_with_password(bad_files, tmp_path) -> None:
     assert page["type"] == "page" and page["text_chars"] > 0
 
 
-def test_demo_writes_samples_and_lists_their_pages(tmp_path) -> None:
+def test_demo_writes_samples_lists_their_pages_and_indexes_them(tmp_path) -> None:
     result = qwenvl("demo", "--data-dir", str(tmp_path), data_dir=tmp_path)
     assert result.returncode == 0, result.stderr
     samples = json.loads((tmp_path / "samples" / "samples.json").read_text())
-    docs = samples["documents"] if isinstance(samples, dict) else samples
-    listed = [line.split()[0] for line in result.stdout.splitlines()[1:] if line.strip()]
+    docs = samples["documents"]
+    rows = [line.split() for line in result.stdout.splitlines()]
+    listed = [r[0] for r in rows if len(r) >= 2 and r[1].isdigit()]  # "name page WxH tokens chars"
+    indexed = [(r[0], r[1]) for r in rows if len(r) >= 2 and r[1].startswith("p") and r[1][1:].isdigit()]
     for doc in docs:
         name = Path(doc["path"]).name
         assert listed.count(name) == doc["page_count"], name
+        assert sorted(p for n, p in indexed if n == name) == sorted(f"p{i}" for i in range(1, doc["page_count"] + 1))
     assert any((tmp_path / "page-images").rglob("*.png"))
+    assert "0 failed" in result.stderr and (tmp_path / "chroma").is_dir()
+    # The invoice's key fields were read offline from its text layer.
+    invoice = next(line for line in result.stdout.splitlines() if line.strip().startswith("invoice-en.pdf p1"))
+    assert "INV-2026-0042" in invoice and "2,587.72" in invoice

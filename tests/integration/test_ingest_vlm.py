@@ -141,3 +141,37 @@ def test_page_nothing_can_read_is_failed_and_reported(vllm_server, samples, tmp_
     assert summary.pages_failed == 1 and not summary.ok
     assert summary.errors and summary.errors[0].page == 1 and "vlm" in summary.errors[0].message
     assert statuses(settings) == Counter({"failed": 1})
+
+
+def test_cli_ingests_a_corpus_subset_with_the_vlm(vllm_server, tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.corpus import require_corpus
+
+    invoices = require_corpus() / "invoices_invoice2data"
+    env = {
+        **os.environ,
+        "QWENVL_DATA_DIR": str(tmp_path),
+        "QWENVL_VLM_BASE_URL": vllm_server.base_url,
+        "QWENVL_VLM_MODEL": vllm_server.model,
+        "QWENVL_MIN_PIXELS": str(16 * 784),
+        "QWENVL_MAX_PIXELS": str(96 * 784),
+        "QWENVL_EXTRACT_MAX_TOKENS": "384",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "qwenvl_agents.cli", "ingest", str(invoices), "--extractor", "vlm", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout.splitlines()[-1])
+    pdfs = sorted(invoices.glob("*.pdf"))
+    assert summary["documents_new"] == len(pdfs) and summary["pages_failed"] == 0
+    assert summary["extractor"]["name"] == "vlm" and summary["input_tokens"] > 0
+    settings = vlm_settings(tmp_path, vllm_server.base_url, vllm_server.model)
+    found = statuses(settings)  # every page once, valid stored fields, reasons where not ok
+    assert sum(found.values()) == summary["pages_extracted"] and found["ok"] >= summary["pages_extracted"] // 2
