@@ -140,27 +140,41 @@ class Ingestor:
         workers = max(1, int(getattr(self.extractor, "max_in_flight", 1) or 1))
         stages = _Stages(asyncio.Queue(maxsize=workers + 2), asyncio.Queue(maxsize=2 * _WRITE_BATCH), workers)
         notify = _notifier(on_progress, counts)
-        interrupted = False
         tasks = [asyncio.create_task(self._extract_worker(stages)) for _ in range(workers)]
         writer = asyncio.create_task(self._writer(stages, counts, notify))
-        try:
+
+        async def drive() -> None:
             await self._produce(sources, include, exclude, retry_failed, stages, counts, notify)
             for _ in tasks:
                 await stages.pages.put(_DONE)
             await asyncio.gather(*tasks)
             await stages.results.put(_DONE)
             await writer
+
+        driver = asyncio.create_task(drive())
+        everything = [driver, writer, *tasks]
+        try:
+            # A stage that dies (disk full, index unreachable) must stop the run, not leave the others
+            # waiting on a queue nobody drains.
+            done, _ = await asyncio.wait(everything, return_when=asyncio.FIRST_EXCEPTION)
+            failed = next((t for t in done if not t.cancelled() and t.exception() is not None), None)
+            if failed is not None:
+                error = failed.exception()
+                assert error is not None
+                raise error
+            await driver
+            completed = True
         except (asyncio.CancelledError, KeyboardInterrupt):
-            interrupted = True
-            for task in [*tasks, writer]:
-                task.cancel()
+            completed = False
             raise
         finally:
+            for task in everything:
+                task.cancel()
             for run in stages.runs:
                 if not run.finished and run.todo:
                     logger.info("%s: interrupted; the next run resumes it", run.info.source)
-            if not interrupted:
-                await asyncio.to_thread(self._refresh_lexical)
+        if completed:
+            await asyncio.to_thread(self._refresh_lexical)
         return IngestSummary.from_counts(
             counts,
             knowledge_base=self.knowledge_base,

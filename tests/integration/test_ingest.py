@@ -158,3 +158,16 @@ def test_sigkill_midway_then_rerun_leaves_exactly_one_record_per_page(tmp_path) 
     records = page_records(data)
     assert sorted(p for _, p in records) == list(range(1, pages + 1))
     assert set(records.values()) == {1}
+
+
+@pytest.mark.timeout(120)
+def test_an_index_that_goes_away_stops_the_run_with_an_error_instead_of_hanging(tmp_path) -> None:
+    folder = tmp_path / "docs"
+    write_samples(folder)
+    settings = Settings(data_dir=tmp_path / "data", _env_file=None)
+    ingestor = Ingestor(settings, extractor="text")
+    # The collection is dropped under the running ingest (another process, an operator): a real Chroma error.
+    ingestor.index.client.delete_collection(ingestor.index.collection.name)
+    with pytest.raises(Exception) as raised:
+        ingestor.run([folder])
+    assert "Collection" in str(raised.value) or "collection" in str(raised.value)
