@@ -136,6 +136,20 @@ def retry_after(exc: BaseException) -> float | None:
         return max(0.0, parsed.timestamp() - time.time())
 
 
+def _wait_or_raise(
+    exc: Exception, retry: int, policy: RetryPolicy, stats: RetryStats, rng: random.Random | None
+) -> float:
+    """Seconds to wait before retry number ``retry + 1``; re-raises ``exc`` when it is not worth retrying."""
+    stats.note(exc)
+    if not is_retryable(exc) or retry >= policy.max_retries:
+        stats.gave_up += 1
+        raise exc
+    wait = policy.delay(retry, retry_after(exc), rng)
+    stats.retries += 1
+    stats.waited += wait
+    return wait
+
+
 async def acall_with_retry(
     fn: Callable[[], Awaitable[T]],
     policy: RetryPolicy,
@@ -155,14 +169,8 @@ async def acall_with_retry(
         try:
             return await fn()
         except Exception as exc:
-            stats.note(exc)
-            if not is_retryable(exc) or retry >= policy.max_retries:
-                stats.gave_up += 1
-                raise
-            wait = policy.delay(retry, retry_after(exc), rng)
+            wait = _wait_or_raise(exc, retry, policy, stats, rng)
             retry += 1
-            stats.retries += 1
-            stats.waited += wait
             await sleep(wait)
 
 
@@ -182,12 +190,6 @@ def call_with_retry(
         try:
             return fn()
         except Exception as exc:
-            stats.note(exc)
-            if not is_retryable(exc) or retry >= policy.max_retries:
-                stats.gave_up += 1
-                raise
-            wait = policy.delay(retry, retry_after(exc), rng)
+            wait = _wait_or_raise(exc, retry, policy, stats, rng)
             retry += 1
-            stats.retries += 1
-            stats.waited += wait
             sleep(wait)
