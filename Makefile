@@ -7,20 +7,21 @@ STAMP := $(VENV)/.stamp-install
 APT_PACKAGES := libreoffice-impress libreoffice-writer libreoffice-calc poppler-utils fonts-wqy-microhei fonts-dejavu-core
 VLLM_PORT ?= 8765
 TORCH_VERSION ?= 2.13.0
+STUDIO_PORT ?= 2024
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps demo test test-unit lint format typecheck bench vlm-test-server vlm-test-server-stop clean
+.PHONY: help install system-deps demo test test-unit lint format typecheck bench vlm-test-server vlm-test-server-stop studio clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
 
-install: $(STAMP) ## Create .venv with the package, every extra and the test tools
+install: $(STAMP) ## Create .venv with the package, every extra, langgraph dev and the test tools
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# The CPU build of torch first, or the embeddings extra would pull several GB of CUDA packages.
 	$(PY) -m pip install --quiet torch==$(TORCH_VERSION)
-	$(PY) -m pip install --quiet -e '.[all,embeddings,test]'
+	$(PY) -m pip install --quiet -e '.[all,embeddings,studio,test]'
 	@touch $@
 
 system-deps: ## Install LibreOffice, poppler-utils and fonts from Debian (needs root), if missing
@@ -67,6 +68,16 @@ vlm-test-server: install ## Start the tiny Qwen2.5-VL on a real vLLM server on t
 
 vlm-test-server-stop: ## Stop the vLLM test server
 	$(PY) -m tests.vllm_server stop
+
+studio: install ## Serve agent, rag and ingest to LangGraph Studio with `langgraph dev` (port $(STUDIO_PORT))
+	@data_dir="$$($(PY) -c 'from qwenvl_agents import Settings; print(Settings().data_dir.expanduser().resolve())')"; \
+	case "$$data_dir/" in "$(CURDIR)/"*) \
+	  echo "QWENVL_DATA_DIR=$$data_dir is inside the project folder, and langgraph dev reloads on every file written there."; \
+	  echo "Put it elsewhere, e.g.: QWENVL_DATA_DIR=~/qwenvl-data make studio"; exit 1;; esac; \
+	echo "data: $$data_dir"; \
+	echo "open: https://smith.langchain.com/studio/?baseUrl=http://127.0.0.1:$(STUDIO_PORT)"; \
+	LANGGRAPH_CLI_NO_ANALYTICS=1 LANGGRAPH_NO_VERSION_CHECK=true QWENVL_DATA_DIR="$$data_dir" \
+	  exec $(VENV)/bin/langgraph dev --no-browser --port $(STUDIO_PORT)
 
 clean: ## Remove caches (not the data directory)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
