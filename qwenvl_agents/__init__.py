@@ -30,11 +30,13 @@ from qwenvl_agents.errors import (
 )
 from qwenvl_agents.settings import Settings
 from qwenvl_agents.types import (
+    Citation,
     DocumentInfo,
     KeyFields,
     LineItem,
     PageExtraction,
     PageImage,
+    RetrievedPage,
     SourceFailure,
     StoredImage,
     Table,
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from qwenvl_agents.documents import RenderOptions, iter_pages, open_document
     from qwenvl_agents.extract import make_extractor
     from qwenvl_agents.ingest import IngestContext, Ingestor, IngestSummary, build_ingest_graph, ingest
+    from qwenvl_agents.retrieval import FusionWeights, PageRetriever, PageSearch, SearchFilters
     from qwenvl_agents.samples import write_samples
     from qwenvl_agents.store import IngestLedger, LexicalIndex, PageImageStore, PageIndex
     from qwenvl_agents.vlm import VLMClient
@@ -62,6 +65,10 @@ _LAZY = {
     "IngestSummary": "qwenvl_agents.ingest",
     "build_ingest_graph": "qwenvl_agents.ingest",
     "ingest": "qwenvl_agents.ingest",
+    "FusionWeights": "qwenvl_agents.retrieval",
+    "PageRetriever": "qwenvl_agents.retrieval",
+    "PageSearch": "qwenvl_agents.retrieval",
+    "SearchFilters": "qwenvl_agents.retrieval",
     "write_samples": "qwenvl_agents.samples",
     "IngestLedger": "qwenvl_agents.store",
     "LexicalIndex": "qwenvl_agents.store",
@@ -79,11 +86,13 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "Citation",
     "CorruptDocumentError",
     "DocumentError",
     "DocumentInfo",
     "DocumentTooLargeError",
     "EncryptedDocumentError",
+    "FusionWeights",
     "IngestContext",
     "IngestLedger",
     "IngestSummary",
@@ -96,8 +105,12 @@ __all__ = [
     "PageImage",
     "PageImageStore",
     "PageIndex",
+    "PageRetriever",
+    "PageSearch",
     "QwenVLError",
     "RenderOptions",
+    "RetrievedPage",
+    "SearchFilters",
     "Settings",
     "SourceFailure",
     "StoredImage",

@@ -193,3 +193,56 @@ class PageExtraction:
     attempts: int = 1
     input_tokens: int = 0
     output_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """Where a claim comes from: a document (file name) and a page, from 1.
+
+    Example:
+        >>> str(Citation("invoice-en.pdf", 1, "ab" * 32))
+        '[invoice-en.pdf, p. 1]'
+    """
+
+    document: str
+    page: int
+    document_id: str = ""
+
+    def __str__(self) -> str:
+        return f"[{self.document}, p. {self.page}]"
+
+
+@dataclass(frozen=True, slots=True)
+class RetrievedPage:
+    """One page found by retrieval, best first by ``rank`` (from 1).
+
+    ``score`` is the fused score (higher is better; comparable only within one result list),
+    ``dense_rank`` / ``lexical_rank`` where each leg ranked the page (``None``: not among its hits).
+    ``snippet`` is the passage that matched best; ``text`` the whole stored page text; ``image_path`` the
+    page image in the page store, to show to the VLM again (``None`` when no image was kept).
+    """
+
+    record_id: str
+    document_id: str
+    name: str
+    source: str
+    page: int
+    page_count: int
+    rank: int
+    score: float
+    snippet: str
+    text: str
+    image_path: str | None = None
+    title: str | None = None
+    page_kind: str = "other"
+    language: str | None = None
+    status: str = "ok"
+    timestamp: float | None = None
+    fields: KeyFields = field(default_factory=KeyFields)
+    tables: tuple[Table, ...] = ()
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+
+    @property
+    def citation(self) -> Citation:
+        return Citation(self.name, self.page, self.document_id)

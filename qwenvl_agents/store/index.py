@@ -431,20 +431,33 @@ class PageIndex:
         Pages and chunks both compete unless ``record_type`` says otherwise; hybrid ranking is the
         retrieval layer's job.
         """
-        if not isinstance(query, str) or not query.strip():
-            raise ValueError("query must be a non-empty string")
-        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
-        vector = np.asarray([self.embeddings.embed_query(query)], dtype=np.float32)
-        got = self.collection.query(
-            query_embeddings=vector,
-            n_results=k,
-            where=normalize_where(where, record_type),
-            include=["documents", "metadatas", "distances"],
-        )
+        got = self._query(query, k, where, record_type, ["documents", "metadatas", "distances"])
         ids, docs = got["ids"][0], (got["documents"] or [[]])[0]
         metas, dists = (got["metadatas"] or [[]])[0], (got["distances"] or [[]])[0]
         return [
             (StoredPage.from_record(rid, doc, md), 1.0 - float(dist))
             for rid, doc, md, dist in zip(ids, docs, metas, dists, strict=True)
         ]
+
+    def dense_ids(
+        self, query: str, k: int = 4, where: dict[str, Any] | None = None, *, record_type: RecordType | None = None
+    ) -> list[tuple[str, float]]:
+        """Like :meth:`dense_search`, but only ``(record id, cosine similarity)``: no texts are read, which
+        is most of a query's cost when ``k`` is large."""
+        got = self._query(query, k, where, record_type, ["distances"])
+        return [(rid, 1.0 - float(d)) for rid, d in zip(got["ids"][0], (got["distances"] or [[]])[0], strict=True)]
+
+    def _query(
+        self, query: str, k: int, where: dict[str, Any] | None, record_type: RecordType | None, include: list[Any]
+    ) -> Any:
+        if not isinstance(query, str) or not query.strip():
+            raise ValueError("query must be a non-empty string")
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        vector = np.asarray([self.embeddings.embed_query(query)], dtype=np.float32)
+        return self.collection.query(
+            query_embeddings=vector,
+            n_results=k,
+            where=normalize_where(where, record_type),
+            include=include,
+        )

@@ -13,7 +13,8 @@ record), so the manifest also keeps the collection's write revision and record c
 pages whose text changed; the others reuse the previous build's tokens.
 
 Layout: ``manifest.json`` names the current build folder (``<fingerprint>-<random>/``: bm25s' files plus
-``ids.json``, ``hashes.json``, ``vocab.json``, ``tokens.npy``, ``offsets.npy``). A build is written to a
+``ids.json``, ``hashes.json``, ``vocab.json``, ``tokens.npy``, ``offsets.npy``, and ``catalog.json``: the
+page metadata as columns, :class:`~qwenvl_agents.store.catalog.PageCatalog`, for filters). A build is written to a
 fresh folder and the manifest replaced atomically, so readers never see half an index.
 
 Example:
@@ -46,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qwenvl_agents.store.catalog import PageCatalog
 from qwenvl_agents.store.text import TOKENIZER_VERSION, tokenize
 
 if TYPE_CHECKING:
@@ -54,7 +56,7 @@ if TYPE_CHECKING:
     from qwenvl_agents.store.index import PageIndex
 
 log = logging.getLogger(__name__)
-FORMAT = 2
+FORMAT = 3
 _KEEP_OLD_BUILDS_SECONDS = 120.0
 """Old build folders younger than this are left for readers that may still be loading them."""
 
@@ -126,7 +128,8 @@ class LexicalIndex:
 
     Use :meth:`load_or_build`; call :meth:`refresh` after writing to the page index (cheap when nothing
     changed). ``rebuilt`` tells whether this object came from a fresh build, ``builds`` how many builds
-    the folder has seen, ``tokenized`` how many pages this build had to tokenize.
+    the folder has seen, ``tokenized`` how many pages this build had to tokenize. ``catalog`` holds the
+    pages' metadata as columns (row ``i`` is ``ids[i]``).
     """
 
     def __init__(
@@ -137,9 +140,13 @@ class LexicalIndex:
         manifest: dict[str, Any],
         rebuilt: bool,
         tokenized: int = 0,
+        catalog: PageCatalog | None = None,
     ) -> None:
         self.directory = directory
         self.ids = ids
+        self.catalog = catalog if catalog is not None else PageCatalog.from_rows([(rid, None) for rid in ids])
+        if self.catalog.ids != tuple(ids):
+            raise ValueError("the catalog does not describe the indexed pages")
         self.manifest = manifest
         self.fingerprint = str(manifest.get("fingerprint"))
         self.builds = int(manifest.get("builds", 0))
@@ -200,7 +207,8 @@ class LexicalIndex:
             bm25 = bm25s.BM25.load(str(build_dir), show_progress=False)
             if int(bm25.scores["num_docs"]) != len(ids):
                 raise ValueError(f"{len(ids)} ids for {bm25.scores['num_docs']} indexed documents")
-        return cls(directory, ids, bm25, manifest, rebuilt=False)
+        catalog = PageCatalog.load(build_dir / "catalog.json")
+        return cls(directory, ids, bm25, manifest, rebuilt=False, catalog=catalog)
 
     @classmethod
     def _build(
@@ -240,6 +248,8 @@ class LexicalIndex:
         _write_json(build_dir / "ids.json", ids)
         _write_json(build_dir / "hashes.json", hashes)
         _write_json(build_dir / "vocab.json", list(vocab))
+        catalog = PageCatalog.from_rows(rows)
+        catalog.save(build_dir / "catalog.json")
         lengths = np.fromiter((len(doc) for doc in corpus), dtype=np.int64, count=len(corpus))
         np.save(build_dir / "offsets.npy", np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
         flat = np.fromiter((t for doc in corpus for t in doc), dtype=np.int32, count=int(lengths.sum()))
@@ -265,7 +275,7 @@ class LexicalIndex:
             len(missing),
             time.perf_counter() - started,
         )
-        return cls(directory, ids, bm25, manifest, rebuilt=True, tokenized=len(missing))
+        return cls(directory, ids, bm25, manifest, rebuilt=True, tokenized=len(missing), catalog=catalog)
 
     @staticmethod
     def _remove_old_builds(directory: Path, keep: str) -> None:
@@ -292,9 +302,12 @@ class LexicalIndex:
         """``self`` when still current, else the loaded or rebuilt index."""
         return self if self.is_current(page_index) else type(self).load_or_build(page_index, self.directory)
 
-    def search(self, query: str, k: int = 10, ids_filter: Iterable[str] | None = None) -> list[tuple[str, float]]:
+    def search(
+        self, query: str, k: int = 10, ids_filter: Iterable[str] | None = None, *, mask: np.ndarray | None = None
+    ) -> list[tuple[str, float]]:
         """The ``k`` best ``(record_id, bm25 score)`` for ``query``, best first; records sharing no token
-        with the query are left out. ``ids_filter`` restricts the search to those record ids.
+        with the query are left out. ``ids_filter`` restricts the search to those record ids, ``mask`` (a
+        boolean array over :attr:`ids`, e.g. from ``catalog.mask(...)``) to those rows.
         """
         if not isinstance(query, str):
             raise TypeError(f"query must be a string, got {type(query).__name__}")
@@ -302,10 +315,13 @@ class LexicalIndex:
             raise ValueError(f"k must be a positive integer, got {k!r}")
         if isinstance(ids_filter, str):
             raise TypeError("ids_filter takes a collection of record ids, not one id string")
-        query_tokens = tokenize(query)
-        if self._bm25 is None or not query_tokens:
+        scores = self.scores(tokenize(query))
+        if scores is None:
             return []
-        scores = np.asarray(self._bm25.get_scores(query_tokens), dtype=np.float64)
+        if mask is not None:
+            if mask.shape != (len(self.ids),):
+                raise ValueError(f"mask has shape {mask.shape}, the index {len(self.ids)} pages")
+            scores = np.where(mask, scores, 0.0)
         if ids_filter is not None:
             mask = np.zeros(len(self.ids), dtype=bool)
             positions = [self._position[rid] for rid in ids_filter if rid in self._position]
@@ -316,3 +332,14 @@ class LexicalIndex:
             candidates = candidates[np.argpartition(-scores[candidates], k - 1)[:k]]
         order = candidates[np.argsort(-scores[candidates], kind="stable")]
         return [(self.ids[i], float(scores[i])) for i in order]
+
+    def scores(self, tokens: list[str]) -> np.ndarray | None:
+        """BM25 scores of every page for already tokenized ``tokens`` (``None`` when nothing can match)."""
+        if self._bm25 is None or not tokens:
+            return None
+        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float64)
+
+    def containing(self, token: str) -> np.ndarray:
+        """Boolean array over :attr:`ids`: the pages that contain ``token`` (a token as :func:`tokenize` makes)."""
+        scores = self.scores([token])
+        return np.zeros(len(self.ids), dtype=bool) if scores is None else scores > 0

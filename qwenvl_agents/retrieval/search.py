@@ -1,0 +1,220 @@
+"""Hybrid page search: dense (Chroma) and lexical (bm25s) legs, filtered alike, fused, returned as pages.
+
+Example:
+    >>> import tempfile
+    >>> from qwenvl_agents.samples import write_samples
+    >>> from qwenvl_agents.ingest import ingest
+    >>> from qwenvl_agents.settings import Settings
+    >>> settings = Settings(data_dir=tempfile.mkdtemp(), _env_file=None)
+    >>> _ = write_samples(f"{settings.data_dir}/samples")
+    >>> _ = ingest([f"{settings.data_dir}/samples"], settings, extractor="text")
+    >>> search = PageSearch.open(settings)
+    >>> hit = search.search("invoice total of Northwind", k=3)[0]
+    >>> hit.name, hit.page, hit.image_path is not None
+    ('invoice-en.pdf', 1, True)
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from qwenvl_agents.retrieval.filters import ResolvedFilters, SearchFilters
+from qwenvl_agents.retrieval.fusion import FusionWeights, fuse, identifier_tokens, page_references, pin
+from qwenvl_agents.retrieval.snippets import best_snippet
+from qwenvl_agents.store.lexical import LexicalIndex
+from qwenvl_agents.types import RetrievedPage
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
+    from qwenvl_agents.settings import Settings
+    from qwenvl_agents.store.catalog import PageCatalog
+    from qwenvl_agents.store.index import PageIndex
+    from qwenvl_agents.store.stored import StoredPage
+
+SearchMode = Literal["hybrid", "dense", "lexical"]
+SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "dense", "lexical")
+
+
+@dataclass(frozen=True)
+class LegHits:
+    """Each leg's ranked page ids for one query (before fusion), for evaluation and debugging."""
+
+    dense: tuple[str, ...] = ()
+    lexical: tuple[str, ...] = ()
+    pinned: tuple[str, ...] = ()
+    fused: tuple[tuple[str, float], ...] = field(default=())
+
+
+class PageSearch:
+    """Search the pages of a knowledge base: ``search(query, k, filters=..., mode=...)`` → ranked pages.
+
+    ``mode`` is ``hybrid`` (default: both legs fused, see :mod:`qwenvl_agents.retrieval.fusion`), ``dense``
+    (Chroma vectors only) or ``lexical`` (BM25 only). Each result is a :class:`RetrievedPage` with its rank,
+    fused score, the best-matching snippet, the whole page text, stored fields and the page image path.
+    A long page found through one of its chunks comes back once, as its page.
+
+    The lexical index is refreshed from Chroma when another writer changed the knowledge base (a cheap
+    check per query). Safe to share between threads.
+    """
+
+    def __init__(self, index: PageIndex, *, weights: FusionWeights | None = None) -> None:
+        self.index = index
+        self.weights = weights or FusionWeights()
+        self._lexical: LexicalIndex | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings | None = None,
+        knowledge_base: str | None = None,
+        *,
+        embeddings: Embeddings | None = None,
+        weights: FusionWeights | None = None,
+    ) -> PageSearch:
+        """Search over the knowledge base named by ``knowledge_base`` (default: ``QWENVL_KNOWLEDGE_BASE``)."""
+        from qwenvl_agents.store.index import PageIndex
+
+        return cls(PageIndex.open(settings, knowledge_base, embeddings), weights=weights)
+
+    def __repr__(self) -> str:
+        return f"PageSearch({self.index!r})"
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        """The lexical index, loaded or rebuilt if the knowledge base changed since it was last used."""
+        with self._lock:
+            if self._lexical is None:
+                self._lexical = LexicalIndex.load_or_build(self.index)
+            else:
+                self._lexical = self._lexical.refresh(self.index)
+            return self._lexical
+
+    @property
+    def catalog(self) -> PageCatalog:
+        """Metadata of every page as columns (for filters and document lookups)."""
+        return self.lexical.catalog
+
+    def resolve(self, filters: SearchFilters | None) -> ResolvedFilters:
+        """Exact clauses for ``filters`` (raises :class:`DocumentNotFoundError` for an unknown document)."""
+        return (filters or SearchFilters()).resolve(self.catalog)
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        filters: SearchFilters | None = None,
+        mode: SearchMode = "hybrid",
+    ) -> list[RetrievedPage]:
+        """The ``k`` best pages for ``query``, best first."""
+        legs = self.rank(query, k, filters=filters, mode=mode)
+        ranked = list(legs.fused[:k])
+        pages = {p.id: p for p in self.index.get([rid for rid, _ in ranked])}
+        dense_rank = {rid: n for n, rid in enumerate(legs.dense, start=1)}
+        lexical_rank = {rid: n for n, rid in enumerate(legs.lexical, start=1)}
+        out: list[RetrievedPage] = []
+        for rid, score in ranked:
+            page = pages.get(rid)
+            if page is None:  # deleted between ranking and reading
+                continue
+            out.append(_retrieved(page, query, len(out) + 1, score, dense_rank.get(rid), lexical_rank.get(rid)))
+        return out
+
+    def rank(
+        self, query: str, k: int = 5, *, filters: SearchFilters | None = None, mode: SearchMode = "hybrid"
+    ) -> LegHits:
+        """Ranked page ids of each leg and the fused order (no page texts read)."""
+        if not isinstance(query, str) or not query.strip():
+            raise ValueError("query must be a non-empty string")
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        if mode not in SEARCH_MODES:
+            raise ValueError(f"mode must be one of {', '.join(SEARCH_MODES)}, got {mode!r}")
+        lexical = self.lexical
+        resolved = (filters or SearchFilters()).resolve(lexical.catalog)
+        if resolved.empty or not len(lexical):
+            return LegHits()
+        depth = max(4 * k, 40)
+        mask = lexical.catalog.mask(resolved.clauses) if resolved.clauses else None
+        lexical_ids: tuple[str, ...] = ()
+        dense_ids: tuple[str, ...] = ()
+        if mode != "dense":
+            lexical_ids = tuple(rid for rid, _ in lexical.search(query, depth, mask=mask))
+        if mode != "lexical":
+            dense_ids = self._dense(query, depth, resolved)
+        if mode == "lexical":
+            return LegHits(dense_ids, lexical_ids, (), tuple((rid, 1.0 / n) for n, rid in enumerate(lexical_ids, 1)))
+        if mode == "dense":
+            return LegHits(dense_ids, lexical_ids, (), tuple((rid, 1.0 / n) for n, rid in enumerate(dense_ids, 1)))
+        w = self.weights
+        rankings: dict[str, tuple[str, ...]] = {"lexical": lexical_ids, "dense": dense_ids}
+        refs = page_references(query)
+        if refs:
+            candidates = dict.fromkeys(lexical_ids + dense_ids)
+            wanted = {f":p{n:05d}" for n in refs}
+            rankings["page_reference"] = tuple(rid for rid in candidates if rid[-7:] in wanted)
+        fused = fuse(
+            rankings, {"lexical": w.lexical, "dense": w.dense, "page_reference": w.page_reference}, rrf_k=w.rrf_k
+        )
+        pinned = self._identifier_pages(lexical, query, mask)
+        if pinned:
+            known = {rid for rid, _ in fused}
+            # A pinned page outside both legs' depth still goes first: it holds the identifier asked for.
+            fused += [(rid, 0.0) for rid in pinned if rid not in known]
+        return LegHits(dense_ids, lexical_ids, tuple(pinned), tuple(pin(fused, pinned)))
+
+    def _dense(self, query: str, depth: int, resolved: ResolvedFilters) -> tuple[str, ...]:
+        # Chunks compete too; a page found through several chunks counts once, at its best rank.
+        hits = self.index.dense_ids(query, k=depth * 2, where=resolved.where)
+        return tuple(dict.fromkeys(rid.rsplit(":c", 1)[0] for rid, _ in hits))[:depth]
+
+    def _identifier_pages(self, lexical: LexicalIndex, query: str, mask: object) -> dict[str, int]:
+        import numpy as np
+
+        tokens = identifier_tokens(query)
+        if not tokens:
+            return {}
+        limit = max(self.weights.identifier_max_pages, int(self.weights.identifier_max_fraction * len(lexical)))
+        counts = np.zeros(len(lexical), dtype=np.int32)
+        for token in tokens:
+            holders = lexical.containing(token)
+            if 0 < int(holders.sum()) <= limit:
+                counts += holders
+        if isinstance(mask, np.ndarray):
+            counts = np.where(mask, counts, 0)
+        return {lexical.ids[i]: int(counts[i]) for i in np.flatnonzero(counts)}
+
+
+def _retrieved(
+    page: StoredPage, query: str, rank: int, score: float, dense_rank: int | None, lexical_rank: int | None
+) -> RetrievedPage:
+    md = page.metadata
+    image = page.image
+    title = md.get("title")
+    timestamp = md.get("timestamp")
+    return RetrievedPage(
+        record_id=page.id,
+        document_id=page.document_id,
+        name=page.name,
+        source=page.source,
+        page=page.page,
+        page_count=int(md.get("page_count", 0) or 0),
+        rank=rank,
+        score=float(score),
+        snippet=best_snippet(page.body or page.text, query),
+        text=page.text,
+        image_path=image.path if image else None,
+        title=None if title is None else str(title),
+        page_kind=str(md.get("page_kind", "other")),
+        language=None if md.get("language") is None else str(md.get("language")),
+        status=page.status,
+        timestamp=None if timestamp is None else float(timestamp),
+        fields=page.fields,
+        tables=page.tables,
+        dense_rank=dense_rank,
+        lexical_rank=lexical_rank,
+    )
