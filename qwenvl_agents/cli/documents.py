@@ -1,44 +1,20 @@
-"""The ``qwenvl`` command.
-
-Every sub-command has ``--json`` for scripts: one JSON object per line, errors included, so a caller can
-tell which file failed without parsing prose. Exit status is non-zero when anything failed.
-"""
+"""``qwenvl pages``, ``ingest``, ``documents``, ``delete`` and ``samples``: documents in, knowledge base out."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from qwenvl_agents.cli.common import JsonFlag, KnowledgeBase, _emit, _err, app
 from qwenvl_agents.settings import Settings
 from qwenvl_agents.types import PageImage, SourceFailure
 
 if TYPE_CHECKING:
     from qwenvl_agents.ingest import IngestSummary
-
-app = typer.Typer(
-    name="qwenvl",
-    help="Ask questions about your documents with Qwen2.5-VL, and get answers you can check.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
-vlm_app = typer.Typer(help="Work with the vision-language model server.", no_args_is_help=True)
-app.add_typer(vlm_app, name="vlm")
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object per line, for scripts.")]
-
-
-def _emit(obj: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
-
-
-def _err(message: str) -> None:
-    typer.secho(message, fg=typer.colors.RED, err=True)
 
 
 def _page_record(page: PageImage, settings: Settings) -> dict[str, Any]:
@@ -154,11 +130,6 @@ def pages(
     raise typer.Exit(1 if failures else 0)
 
 
-KnowledgeBase = Annotated[
-    str | None, typer.Option("--kb", "--knowledge-base", help="Knowledge base (default: QWENVL_KNOWLEDGE_BASE).")
-]
-
-
 def _print_summary(summary: IngestSummary, as_json: bool) -> None:
     if as_json:
         _emit({"type": "summary", **summary.to_dict()})
@@ -271,40 +242,6 @@ def delete(
     raise typer.Exit(1 if missing else 0)
 
 
-@vlm_app.command("check")
-def vlm_check(
-    as_json: JsonFlag = False,
-    base_url: Annotated[
-        str | None, typer.Option(help="Endpoint(s) to check, comma-separated (default: QWENVL_VLM_BASE_URL).")
-    ] = None,
-    model: Annotated[str | None, typer.Option(help="Model name (default: QWENVL_VLM_MODEL).")] = None,
-) -> None:
-    """Check the configured vLLM server(s): health, served models, and one image round trip."""
-    from qwenvl_agents.errors import VLMError
-    from qwenvl_agents.vlm import VLMClient
-
-    overrides = {k: v for k, v in {"vlm_base_url": base_url, "vlm_model": model}.items() if v}
-    settings = Settings(**overrides)  # type: ignore[arg-type]
-    try:
-        client = VLMClient.from_settings(settings)
-    except VLMError as exc:
-        if as_json:
-            _emit({"type": "check", "name": "configuration", "ok": False, "detail": str(exc)})
-        else:
-            _err(f"✗ configuration: {exc}")
-        raise typer.Exit(1) from exc
-    with client:
-        report = client.check()
-    for step in report.steps:
-        if as_json:
-            _emit({"type": "check", "name": step.name, "ok": step.ok, "detail": step.detail})
-        elif step.ok:
-            typer.echo(f"✓ {step.name}: {step.detail}")
-        else:
-            _err(f"✗ {step.name}: {step.detail}")
-    raise typer.Exit(0 if report.ok else 1)
-
-
 @app.command()
 def samples(
     dest: Annotated[Path, typer.Argument(help="Folder to write the sample documents to.")],
@@ -315,45 +252,3 @@ def samples(
 
     for doc in write_samples(dest, overwrite=overwrite):
         typer.echo(f"{doc.path}  ({doc.kind}, {doc.language}, {doc.page_count} pages)")
-
-
-@app.command()
-def demo(
-    data_dir: Annotated[Path | None, typer.Option(help="Where to keep state (default: QWENVL_DATA_DIR).")] = None,
-) -> None:
-    """The main job on embedded defaults: make the sample documents, list their pages, ingest them."""
-    from qwenvl_agents.ingest import Ingestor
-    from qwenvl_agents.samples import write_samples
-
-    settings = Settings(data_dir=data_dir) if data_dir else Settings()
-    folder = settings.data_dir / "samples"
-    typer.echo(f"Writing sample documents to {folder}", err=True)
-    write_samples(folder, overwrite=True)
-    failures = list_pages([str(folder)], settings, store=True)
-    urls = ", ".join(settings.vlm_base_urls)
-    mode = f"with the VLM at {urls}" if urls else "offline (text layer + OCR)"
-    typer.echo(f"\nIngesting them {mode} into {settings.data_dir}", err=True)
-    ingestor = Ingestor(settings)
-    summary = ingestor.run([str(folder)])
-    _print_summary(summary, as_json=False)
-    typer.echo("\nWhat was indexed (page, kind, key fields):")
-    for doc in ingestor.index.documents():
-        for page in ingestor.index.pages_of(doc.document_id):
-            f = page.fields
-            facts = {
-                "title": f.title,
-                "number": f.document_number,
-                "date": f.issue_date,
-                "seller": f.seller,
-                "total": f"{f.total:,.2f} {f.currency or ''}".strip() if f.total is not None else None,
-            }
-            shown = ", ".join(f"{k}={v}" for k, v in facts.items() if v)
-            kind = page.metadata.get("page_kind")
-            via = page.metadata.get("extractor")
-            typer.echo(f"  {doc.name} p{page.page}  [{kind}, {via}]  {shown}"[:160])
-    typer.echo(f"\nPage images are in {settings.page_image_dir}; the index is in {settings.chroma_dir}", err=True)
-    raise typer.Exit(1 if failures or not summary.ok else 0)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    app()

@@ -1,0 +1,37 @@
+"""What every ``qwenvl`` sub-command shares: the Typer apps, JSON lines, error lines, common options.
+
+Every sub-command has ``--json`` for scripts: one JSON object per line, errors included, so a caller can
+tell which file failed without parsing prose. Exit status is non-zero when anything failed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(
+    name="qwenvl",
+    help="Ask questions about your documents with Qwen2.5-VL, and get answers you can check.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+vlm_app = typer.Typer(help="Work with the vision-language model server.", no_args_is_help=True)
+app.add_typer(vlm_app, name="vlm")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object per line, for scripts.")]
+
+KnowledgeBase = Annotated[
+    str | None, typer.Option("--kb", "--knowledge-base", help="Knowledge base (default: QWENVL_KNOWLEDGE_BASE).")
+]
+
+
+def _emit(obj: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _err(message: str) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
