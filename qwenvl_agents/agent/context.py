@@ -1,0 +1,122 @@
+"""Per-run knobs of the agent and RAG graphs (LangGraph ``context_schema``, shown in LangGraph Studio).
+
+Infrastructure (server, data folder) stays in :class:`~qwenvl_agents.settings.Settings`; what may change
+from one question to the next lives here: which model, how many pages to retrieve and look at, the pixel
+budget of a look, which documents to search, how many steps the agent may take.
+
+Example:
+    >>> ctx = AgentContext(k=8, vendor="acme", documents=["invoice-en.pdf"])
+    >>> ctx.filters().vendor, ctx.filters().documents
+    ('acme', ('invoice-en.pdf',))
+    >>> AgentContext(look_pages=6).images_per_look(server_limit=4)
+    4
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from qwenvl_agents.retrieval import SearchFilters
+
+SearchModeName = Literal["hybrid", "dense", "lexical"]
+ToolChoice = Literal["required", "auto"]
+
+
+def _d(text: str) -> dict[str, str]:
+    return {"description": text}
+
+
+@dataclass(kw_only=True)
+class AgentContext:
+    """What one run of the agent (or the RAG pipeline) may use. ``None`` means: the value from settings."""
+
+    model: str | None = field(default=None, metadata=_d("Served model name; empty uses QWENVL_VLM_MODEL."))
+    knowledge_base: str | None = field(
+        default=None, metadata=_d("Chroma collection to search; empty uses QWENVL_KNOWLEDGE_BASE.")
+    )
+    k: int = field(default=5, metadata=_d("Pages returned by one search."))
+    search_mode: SearchModeName = field(
+        default="hybrid", metadata=_d("hybrid (dense + lexical, fused), dense or lexical.")
+    )
+    look_pages: int = field(
+        default=3, metadata=_d("Page images sent to the VLM per request (clamped to the server's image limit).")
+    )
+    min_pixels: int | None = field(
+        default=None, metadata=_d("Smallest pixel count of a page image in a look; empty uses QWENVL_MIN_PIXELS.")
+    )
+    max_pixels: int | None = field(
+        default=None, metadata=_d("Largest pixel count of a page image in a look; empty uses QWENVL_MAX_PIXELS.")
+    )
+    documents: list[str] = field(
+        default_factory=list, metadata=_d("Only these documents (file names, paths or ids); empty: all.")
+    )
+    page_kinds: list[str] = field(
+        default_factory=list, metadata=_d("Only these kinds of page (invoice, receipt, slide, report...).")
+    )
+    date_from: str | None = field(default=None, metadata=_d("Only pages dated on or after (YYYY-MM-DD)."))
+    date_to: str | None = field(default=None, metadata=_d("Only pages dated on or before (YYYY-MM-DD)."))
+    vendor: str | None = field(default=None, metadata=_d("Only pages whose vendor contains this (any case)."))
+    min_total: float | None = field(default=None, metadata=_d("Only pages with a total of at least this."))
+    max_total: float | None = field(default=None, metadata=_d("Only pages with a total of at most this."))
+    currency: str | None = field(default=None, metadata=_d("Only pages in this currency (ISO code, e.g. EUR)."))
+    max_steps: int = field(default=6, metadata=_d("Model calls per question; the last one must give the answer."))
+    tool_choice: ToolChoice = field(
+        default="required",
+        metadata=_d("required: every model turn is a tool call (the answer is a tool); auto: the model may reply."),
+    )
+    temperature: float = field(default=0.0, metadata=_d("Sampling temperature of the model."))
+    max_tokens: int | None = field(
+        default=None, metadata=_d("Output token cap per model call; empty uses the server's limit.")
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("k", "look_pages", "max_steps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.search_mode not in ("hybrid", "dense", "lexical"):
+            raise ValueError(f"search_mode must be hybrid, dense or lexical, got {self.search_mode!r}")
+        if self.tool_choice not in ("required", "auto"):
+            raise ValueError(f"tool_choice must be required or auto, got {self.tool_choice!r}")
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise ValueError(f"max_tokens must be positive, got {self.max_tokens!r}")
+        for name in ("documents", "page_kinds"):
+            value = getattr(self, name)
+            setattr(self, name, [value] if isinstance(value, str) else list(value or []))
+        self.filters()  # bad dates or bounds fail here, before a run starts
+
+    @classmethod
+    def coerce(cls, value: AgentContext | dict[str, Any] | None) -> AgentContext:
+        """The context of a run: as given, built from a dict (Studio), or the defaults."""
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, dict):
+            known = {f.name for f in dataclasses.fields(cls)}
+            unknown = sorted(set(value) - known)
+            if unknown:
+                raise ValueError(f"unknown context keys {unknown}; known: {sorted(known)}")
+            return cls(**value)
+        raise TypeError(f"context must be an AgentContext or a dict, got {type(value).__name__}")
+
+    def filters(self, **overrides: Any) -> SearchFilters:
+        """The run's search filters; keyword arguments replace single fields."""
+        values: dict[str, Any] = {
+            "documents": tuple(self.documents),
+            "page_kinds": tuple(self.page_kinds),
+            "date_from": self.date_from,
+            "date_to": self.date_to,
+            "vendor": self.vendor,
+            "min_total": self.min_total,
+            "max_total": self.max_total,
+            "currency": self.currency,
+        }
+        values.update(overrides)
+        return SearchFilters(**values)
+
+    def images_per_look(self, server_limit: int | None) -> int:
+        """Page images per VLM request: ``look_pages``, at most what the server accepts."""
+        return max(1, min(self.look_pages, server_limit or self.look_pages))
