@@ -71,6 +71,7 @@ vlm-test-server-stop: ## Stop the vLLM test server
 
 # --allow-blocking: the ingest pipeline runs its own event loop in a worker thread and does SQLite/file I/O
 # there; langgraph dev's detector (blockbuster) flags blocking calls under any loop, not only the server's.
+# ORT_DISABLE_TELEMETRY: onnxruntime (OCR) otherwise reports to mobile.events.data.microsoft.com.
 studio: install ## Serve agent, rag and ingest to LangGraph Studio with `langgraph dev` (port $(STUDIO_PORT))
 	@data_dir="$$($(PY) -c 'from qwenvl_agents import Settings; print(Settings().data_dir.expanduser().resolve())')"; \
 	case "$$data_dir/" in "$(CURDIR)/"*) \
@@ -78,7 +79,7 @@ studio: install ## Serve agent, rag and ingest to LangGraph Studio with `langgra
 	  echo "Put it elsewhere, e.g.: QWENVL_DATA_DIR=~/qwenvl-data make studio"; exit 1;; esac; \
 	echo "data: $$data_dir"; \
 	echo "open: https://smith.langchain.com/studio/?baseUrl=http://127.0.0.1:$(STUDIO_PORT)"; \
-	LANGGRAPH_CLI_NO_ANALYTICS=1 LANGGRAPH_NO_VERSION_CHECK=true QWENVL_DATA_DIR="$$data_dir" \
+	LANGGRAPH_CLI_NO_ANALYTICS=1 LANGGRAPH_NO_VERSION_CHECK=true ORT_DISABLE_TELEMETRY=1 QWENVL_DATA_DIR="$$data_dir" \
 	  exec $(VENV)/bin/langgraph dev --no-browser --allow-blocking --port $(STUDIO_PORT)
 
 clean: ## Remove caches (not the data directory)
