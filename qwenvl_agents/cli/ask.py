@@ -160,3 +160,206 @@ def search(
         else:
             _err("no pages match (try fewer filters or other words)")
         raise typer.Exit(1)
+
+
+GraphOpt = Annotated[str, typer.Option("--graph", help="agent (tool calling) or rag (retrieve, look, answer).")]
+ThreadOpt = Annotated[
+    str | None,
+    typer.Option("--thread", help="Keep the conversation in this named thread (saved in the data folder)."),
+]
+
+
+def answer_record(answer: Any) -> dict[str, Any]:
+    """An :class:`~qwenvl_agents.agent.Answer` as one JSON object (``type: answer``)."""
+
+    def cites(items: Any) -> list[dict[str, Any]]:
+        return [{"document": c.document, "page": c.page, "document_id": c.document_id} for c in items]
+
+    return {
+        "type": "answer",
+        "text": answer.text,
+        "found": answer.found,
+        "citations": cites(answer.citations),
+        "pages_looked_at": cites(answer.pages_looked_at),
+        "unverified_citations": cites(answer.unverified_citations),
+        "thread_id": answer.thread_id,
+        "input_tokens": answer.input_tokens,
+        "output_tokens": answer.output_tokens,
+    }
+
+
+def _open_chat(
+    settings: Settings, kb: str | None, graph: str, thread: str | None, k: int, mode: str, filters: SearchFilters
+) -> Any:
+    """A DocumentChat for the CLI; checks the VLM configuration, the mode and the filters before any work."""
+    from qwenvl_agents.agent import AgentContext, DocumentChat
+    from qwenvl_agents.retrieval import SEARCH_MODES, DocumentNotFoundError
+
+    if not settings.vlm_base_urls:
+        _err(
+            "error: answering needs a VLM server: set QWENVL_VLM_BASE_URL (e.g. http://127.0.0.1:8000/v1); "
+            "`qwenvl search` finds pages without one"
+        )
+        raise typer.Exit(2)
+    if graph not in ("agent", "rag") or mode not in SEARCH_MODES:
+        _err(f"error: --graph is agent or rag (got {graph!r}); --mode one of {', '.join(SEARCH_MODES)} (got {mode!r})")
+        raise typer.Exit(2)
+    search = open_search(settings, kb)
+    try:
+        filters.resolve(search.catalog)
+    except DocumentNotFoundError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(2) from exc
+    context = AgentContext(
+        knowledge_base=kb,
+        k=k,
+        search_mode=mode,
+        documents=list(filters.documents),
+        page_kinds=list(filters.page_kinds),
+        date_from=filters.date_from,
+        date_to=filters.date_to,
+        vendor=filters.vendor,
+        min_total=filters.min_total,
+        max_total=filters.max_total,
+        currency=filters.currency,
+    )
+    return DocumentChat(
+        settings,
+        graph=graph,  # type: ignore[arg-type]
+        context=context,
+        search=search,
+        checkpointer="sqlite" if thread else "memory",
+        thread_id=thread,
+    )
+
+
+def _stream_answer(chat: Any, question: str, *, show_steps: bool) -> Any:
+    """Stream one answer to the terminal (steps dimmed on stderr, answer tokens on stdout); return it."""
+    from qwenvl_agents.agent import Answer, StepEvent, TokenEvent
+
+    answer, streamed = None, False
+    for event in chat.stream(question):
+        if isinstance(event, TokenEvent) and event.source == "answer":
+            typer.echo(event.text, nl=False)
+            streamed = True
+        elif isinstance(event, StepEvent) and show_steps:
+            for call in event.tool_calls:
+                if call["name"] != "answer":
+                    args = ", ".join(f"{k}={v!r}" for k, v in call["args"].items())
+                    typer.secho(f"  → {call['name']}({args})"[:200], dim=True, err=True)
+        elif isinstance(event, Answer):
+            answer = event
+    if answer is not None and not streamed:
+        typer.echo(answer.text, nl=False)
+    typer.echo()
+    return answer
+
+
+def _print_sources(answer: Any) -> None:
+    if answer.citations:
+        typer.secho("Sources: " + ", ".join(str(c) for c in answer.citations), dim=True)
+    elif not answer.found:
+        typer.secho("(the documents do not hold the answer)", dim=True)
+
+
+def _failure(exc: Exception, settings: Settings) -> str | None:
+    """What to tell the user about an error from a run (``None``: not ours to explain, let it raise)."""
+    import openai
+
+    from qwenvl_agents.errors import QwenVLError
+    from qwenvl_agents.vlm.client import explain_error
+
+    if isinstance(exc, QwenVLError):
+        return str(exc)
+    if isinstance(exc, openai.OpenAIError | OSError):
+        return str(explain_error(exc, settings.vlm_base_urls))
+    return None
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question about your documents.")],
+    graph: GraphOpt = "agent",
+    k: KOpt = 5,
+    mode: ModeOpt = "hybrid",
+    document: DocumentOpt = None,
+    kind: KindOpt = None,
+    vendor: VendorOpt = None,
+    date_from: DateFromOpt = None,
+    date_to: DateToOpt = None,
+    min_total: MinTotalOpt = None,
+    max_total: MaxTotalOpt = None,
+    currency: CurrencyOpt = None,
+    thread: ThreadOpt = None,
+    kb: KnowledgeBase = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Answer QUESTION from the knowledge base with the VLM, citing document and page."""
+    filters = make_filters(document, kind, None, vendor, date_from, date_to, min_total, max_total, currency)
+    with _open_chat(Settings(), kb, graph, thread, k, mode, filters) as session:
+        try:
+            if as_json:
+                _emit(answer_record(session.invoke(question)))
+                return
+            answer = _stream_answer(session, question, show_steps=True)
+        except Exception as exc:
+            message = _failure(exc, session.resources.settings)
+            if message is None:
+                raise
+            _err(f"error: {message}")
+            raise typer.Exit(2) from exc
+    _print_sources(answer)
+
+
+@app.command()
+def chat(
+    graph: GraphOpt = "agent",
+    k: KOpt = 5,
+    mode: ModeOpt = "hybrid",
+    document: DocumentOpt = None,
+    kind: KindOpt = None,
+    vendor: VendorOpt = None,
+    thread: ThreadOpt = None,
+    kb: KnowledgeBase = None,
+) -> None:
+    """Chat with your documents: answers stream as they are written; the conversation is remembered
+    (``--thread NAME`` keeps it across sessions). Type /new for a fresh conversation, /quit to leave."""
+    import uuid
+
+    filters = make_filters(document, kind, None, vendor)
+    with _open_chat(Settings(), kb, graph, thread, k, mode, filters) as session:
+        n = len(session.history())
+        typer.secho(
+            f"Chatting with knowledge base {session.resources.settings.knowledge_base!r}"
+            if not kb
+            else f"Chatting with knowledge base {kb!r}",
+            bold=True,
+            err=True,
+        )
+        if n:
+            typer.echo(f"(thread {session.thread_id!r} resumed: {n} earlier messages)", err=True)
+        while True:
+            try:
+                question = input("you> ").strip()
+            except (EOFError, KeyboardInterrupt):
+                typer.echo(err=True)
+                break
+            if question in ("/quit", "/exit"):
+                break
+            if question == "/new":
+                session.thread_id = uuid.uuid4().hex
+                typer.echo("(new conversation)", err=True)
+                continue
+            if not question:
+                continue
+            typer.secho("qwenvl> ", bold=True, nl=False)
+            try:
+                answer = _stream_answer(session, question, show_steps=True)
+            except Exception as exc:  # one failed question does not end the chat
+                message = _failure(exc, session.resources.settings)
+                if message is None:
+                    raise
+                _err(f"error: {message}")
+                continue
+            if answer is not None:
+                _print_sources(answer)

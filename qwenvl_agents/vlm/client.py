@@ -33,7 +33,7 @@ from qwenvl_agents.vlm.transport import AsyncSpreadingTransport, EndpointPool, S
 
 _START_HINT = (
     "start one with e.g. `python -m vllm.entrypoints.openai.api_server --model Qwen/Qwen2.5-VL-7B-Instruct "
-    "--limit-mm-per-prompt '{\"image\": 4}'` (see `qwenvl serve`), or point QWENVL_VLM_BASE_URL at a running one"
+    "--limit-mm-per-prompt '{\"image\": 4}'`, or point QWENVL_VLM_BASE_URL at a running one"
 )
 
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,15 @@ def test_demo_writes_samples_lists_their_pages_and_indexes_them(tmp_path) -> Non
     # The invoice's key fields were read offline from its text layer.
     invoice = next(line for line in result.stdout.splitlines() if line.strip().startswith("invoice-en.pdf p1"))
     assert "INV-2026-0042" in invoice and "2,587.72" in invoice
+    # Then questions: with no VLM, the evidence for each — the page that holds the answer first.
+    questions = result.stdout.split("\nQ: ")[1:]
+    assert len(questions) == 5 and "QWENVL_VLM_BASE_URL" in result.stderr
+    by_doc = {q["question"]: Path(d["path"]).name for d in docs for q in d.get("questions", [])}
+    for block in questions[:4]:
+        question, first_hit = block.splitlines()[0], block.splitlines()[1]
+        assert first_hit.startswith(f"1. [{by_doc[question]}, p. 1]"), block
+    # The sum over invoices and receipts is computed from the stored fields, per currency.
+    usd = sum(
+        Decimal(d["facts"]["total"].replace(",", "")) for d in docs if d["path"] in ("invoice-en.pdf", "receipt-en.jpg")
+    )
+    assert f"USD: {usd:,.2f} from 2 pages" in questions[4]
