@@ -147,3 +147,18 @@ def test_long_pages_are_found_as_pages_not_chunks(index) -> None:
     lexical = LexicalIndex.load_or_build(index)
     assert len(lexical) == 1
     assert [rid for rid, _ in lexical.search("zanzibar")] == [page_id(doc.document_id, 1)]
+
+
+def test_the_catalog_of_page_metadata_is_persisted_and_filters_like_a_mask(index) -> None:
+    ids = fill(index)
+    built = LexicalIndex.load_or_build(index)
+    loaded = LexicalIndex.load_or_build(index)
+    assert built.rebuilt and not loaded.rebuilt
+    assert loaded.catalog.ids == tuple(loaded.ids) == built.catalog.ids
+    names = dict(zip(loaded.catalog.ids, loaded.catalog.column("name").tolist(), strict=True))
+    assert names[ids["zh"]] == "发票.pdf" and names[ids["de"]] == "rechnung.pdf"
+    mask = loaded.catalog.mask([("name", "in", ("rechnung.pdf", "acme.pdf"))])
+    assert [rid for rid, _ in loaded.search("GmbH", k=5, mask=mask)] == [
+        rid for rid, _ in loaded.search("GmbH", k=5) if rid in (ids["de"], ids["en"])
+    ]
+    assert loaded.search("GmbH", k=5, mask=loaded.catalog.mask([("page", "gte", 2)])) == []
