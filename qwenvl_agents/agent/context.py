@@ -20,6 +20,8 @@ from typing import Any, Literal
 
 from qwenvl_agents.retrieval import SearchFilters
 
+AGENT_TOOLS = ("search_pages", "look_at_pages", "lookup_fields", "list_documents")
+"""The tools a run may choose from (the answer tool is always offered)."""
 SearchModeName = Literal["hybrid", "dense", "lexical"]
 ToolChoice = Literal["required", "auto"]
 
@@ -61,10 +63,21 @@ class AgentContext:
     min_total: float | None = field(default=None, metadata=_d("Only pages with a total of at least this."))
     max_total: float | None = field(default=None, metadata=_d("Only pages with a total of at most this."))
     currency: str | None = field(default=None, metadata=_d("Only pages in this currency (ISO code, e.g. EUR)."))
+    tools: list[str] = field(
+        default_factory=list,
+        metadata=_d(
+            "Tools the agent may use besides answer (search_pages, look_at_pages, lookup_fields, list_documents); "
+            "empty: all. Leave out look_at_pages for a model without vision."
+        ),
+    )
     max_steps: int = field(default=6, metadata=_d("Model calls per question; the last one must give the answer."))
     tool_choice: ToolChoice = field(
         default="required",
         metadata=_d("required: every model turn is a tool call (the answer is a tool); auto: the model may reply."),
+    )
+    parallel_tool_calls: bool = field(
+        default=False,
+        metadata=_d("Let the model make several tool calls per step (off: one call per step, which weak models need)."),
     )
     temperature: float = field(default=0.0, metadata=_d("Sampling temperature of the model."))
     max_tokens: int | None = field(
@@ -82,9 +95,12 @@ class AgentContext:
             raise ValueError(f"tool_choice must be required or auto, got {self.tool_choice!r}")
         if self.max_tokens is not None and self.max_tokens < 1:
             raise ValueError(f"max_tokens must be positive, got {self.max_tokens!r}")
-        for name in ("documents", "page_kinds"):
+        for name in ("documents", "page_kinds", "tools"):
             value = getattr(self, name)
             setattr(self, name, [value] if isinstance(value, str) else list(value or []))
+        unknown = sorted(set(self.tools) - set(AGENT_TOOLS))
+        if unknown:
+            raise ValueError(f"unknown tools {unknown}; the agent's tools are {', '.join(AGENT_TOOLS)}")
         self.filters()  # bad dates or bounds fail here, before a run starts
 
     @classmethod
@@ -116,6 +132,12 @@ class AgentContext:
         }
         values.update(overrides)
         return SearchFilters(**values)
+
+    @property
+    def tool_names(self) -> tuple[str, ...]:
+        """The tools offered in this run, in their fixed order, ``answer`` last."""
+        chosen = set(self.tools) or set(AGENT_TOOLS)
+        return (*(t for t in AGENT_TOOLS if t in chosen), "answer")
 
     def images_per_look(self, server_limit: int | None) -> int:
         """Page images per VLM request: ``look_pages``, at most what the server accepts."""

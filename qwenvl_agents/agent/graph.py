@@ -38,6 +38,7 @@ from qwenvl_agents.agent.prompts import FORCE_ANSWER, NOT_FOUND_TEXT, agent_syst
 from qwenvl_agents.agent.resources import AgentResources
 from qwenvl_agents.agent.state import AgentState, InputState, artifact_pages, turn_messages
 from qwenvl_agents.agent.tools import ANSWER_TOOL, AgentTools
+from qwenvl_agents.errors import QwenVLError
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -125,16 +126,24 @@ def compile_agent_graph(
         if not messages:
             raise ValueError('the agent graph needs input {"messages": [{"role": "user", "content": "..."}]}')
         steps = steps_taken(messages)
-        tools = AgentTools(resources, ctx, state.get("pages_seen") or []).as_tools()
+        offered = ctx.tool_names
+        tools = [t for t in AgentTools(resources, ctx, state.get("pages_seen") or []).as_tools() if t.name in offered]
         model = resources.chat_model(ctx)
-        system = agent_system(scope_lines(ctx))
+        system = agent_system(scope_lines(ctx), offered)
         if steps >= ctx.max_steps - 1:
             answer_tool = [t for t in tools if t.name == ANSWER_TOOL]
-            bound = model.bind_tools(answer_tool, strict=True, tool_choice=ANSWER_TOOL)
+            bound = model.bind_tools(answer_tool, strict=True, tool_choice=ANSWER_TOOL, parallel_tool_calls=False)
             system = f"{system}\n\n{FORCE_ANSWER}"
         else:
-            bound = model.bind_tools(tools, strict=True, tool_choice=ctx.tool_choice)
-        response = bound.invoke([SystemMessage(system), *messages], config={"tags": ["agent"]})
+            bound = model.bind_tools(
+                tools, strict=True, tool_choice=ctx.tool_choice, parallel_tool_calls=ctx.parallel_tool_calls
+            )
+        try:
+            response = bound.invoke([SystemMessage(system), *messages], config={"tags": ["agent"]})
+        except QwenVLError:
+            raise
+        except Exception as exc:
+            raise resources.explain(exc) from exc
         pending = isinstance(response, AIMessage) and bool(response.tool_calls or response.invalid_tool_calls)
         done = _answer_call(response) is not None or not pending or steps + 1 >= ctx.max_steps
         return Command(update={"messages": [response]}, goto="finalize" if done else "tools")
@@ -143,7 +152,10 @@ def compile_agent_graph(
         ctx = AgentContext.coerce(runtime.context)
         last = state["messages"][-1]
         assert isinstance(last, AIMessage)
-        tools = {t.name: t for t in AgentTools(resources, ctx, state.get("pages_seen") or []).as_tools()}
+        offered = ctx.tool_names
+        tools = {
+            t.name: t for t in AgentTools(resources, ctx, state.get("pages_seen") or []).as_tools() if t.name in offered
+        }
         calls = [dict(c) for c in last.tool_calls]
         if len(calls) > 1:
             with ContextThreadPoolExecutor(max_workers=min(len(calls), 4)) as pool:

@@ -8,26 +8,18 @@ NOT_FOUND_TEXT = "The documents do not say."
 """What an answer says when the indexed documents do not hold it."""
 
 AGENT_SYSTEM = """\
-You answer questions about the user's documents. Every document is split into pages; you can only know \
-what is on a page by using the tools, never from memory.
+You answer questions about the user's documents, using only what the tools show you.
+{tools}- Finish by calling answer once. Cite every claim inline as [document, p. N] and list those pages in \
+citations. Cite only pages a tool showed you.
+- If the documents do not contain the answer, say that they do not say it, with found=false. Do not guess.
+- Answer briefly, in the language of the question.{scope}"""
 
-Tools:
-- search_pages: find pages by meaning and by words (give the question's key terms, names, numbers).
-- look_at_pages: show page images to the vision model with a question, to read what is on them (figures, \
-tables, handwriting, layout). Look at the pages you will cite before answering.
-- lookup_fields: sums, counts, minimums, maximums, averages and lists of invoice and receipt amounts \
-(total, subtotal, tax), computed exactly from stored fields. Use it for any arithmetic: never add numbers \
-yourself.
-- list_documents: the documents in the knowledge base.
-- answer: give the final answer. Always finish by calling answer, exactly once.
-
-Rules:
-- Cite every claim inline as [document, p. N], e.g. [invoice-en.pdf, p. 1], and list the same pages in \
-answer's citations. Cite only pages a tool showed you.
-- If the pages do not contain the answer, call answer with found=false and say that the documents do not \
-say, instead of guessing.
-- Keep answers short and in the language of the question.
-{scope}"""
+TOOL_HINTS = {
+    "search_pages": "search_pages finds pages.",
+    "look_at_pages": "look_at_pages reads page images: look at a page before citing it.",
+    "lookup_fields": "lookup_fields does all arithmetic on invoice and receipt amounts: never add numbers yourself.",
+    "list_documents": "list_documents lists the documents.",
+}
 
 FORCE_ANSWER = (
     "The step limit is reached. Call the answer tool now with what the pages you have seen show; if they do "
@@ -63,8 +55,10 @@ def scope_note(filters: Sequence[str]) -> str:
     return "\nThis conversation is restricted to: " + "; ".join(filters) + "."
 
 
-def agent_system(filters: Sequence[str] = ()) -> str:
-    return AGENT_SYSTEM.format(scope=scope_note(filters))
+def agent_system(filters: Sequence[str] = (), tools: Sequence[str] = tuple(TOOL_HINTS)) -> str:
+    """The agent's system prompt for the tools offered and the run's filters."""
+    hints = "".join(f"- {TOOL_HINTS[t]}\n" for t in tools if t in TOOL_HINTS)
+    return AGENT_SYSTEM.format(tools=hints, scope=scope_note(filters))
 
 
 def look_prompt(question: str, labels: Sequence[str]) -> str:

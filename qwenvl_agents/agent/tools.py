@@ -40,59 +40,63 @@ if TYPE_CHECKING:
     from qwenvl_agents.store.stored import StoredPage
 
 ANSWER_TOOL = "answer"
+MAX_PAGES = 8
+"""Pages one look_at_pages call may name (arrays are bounded so that constrained decoding always ends)."""
+MAX_LIST = 16
 SNIPPET_CHARS = 300
 TEXT_FALLBACK_CHARS = 600
 
 
 class PageArg(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    document: str = Field(description="The document's file name as cited, e.g. invoice-en.pdf.")
-    page: int = Field(description="Page number, from 1.")
+    document: str = Field(description="File name, e.g. invoice-en.pdf")
+    page: int
 
 
 class SearchPagesArgs(BaseModel):
-    """Find the pages that best match a query (by meaning and by words); returns them ranked with snippets."""
+    """Find pages matching a query; returns them ranked, with snippets."""
 
     model_config = ConfigDict(extra="forbid")
-    query: str = Field(description="What to look for: key terms, names, numbers of the question.")
-    document: str | None = Field(description="Only this document (file name), or null for all documents.")
+    query: str
+    document: str | None = Field(description="Only this file, or null")
 
 
 class LookAtPagesArgs(BaseModel):
     """Show page images to the vision model with a question; returns what it reads on each page."""
 
     model_config = ConfigDict(extra="forbid")
-    question: str = Field(description="What to read on the pages.")
-    pages: list[PageArg] = Field(description="The pages to look at, e.g. from search_pages.")
+    question: str
+    pages: list[PageArg] = Field(max_length=MAX_PAGES)
 
 
 class LookupFieldsArgs(BaseModel):
-    """Compute over amounts stored for invoices and receipts, exactly, per currency, citing every page used."""
+    """Exact arithmetic over stored invoice/receipt amounts, per currency, citing every page used.
+    Filters: null or [] for none."""
 
     model_config = ConfigDict(extra="forbid")
-    operation: Operation = Field(description="sum, count, min, max, average or list.")
-    field: FieldName = Field(description="Which amount: total, subtotal or tax.")
-    vendor: str | None = Field(description="Only this vendor (any part of its name, any case), or null.")
-    date_from: str | None = Field(description="Only pages dated on or after this day (YYYY-MM-DD), or null.")
-    date_to: str | None = Field(description="Only pages dated on or before this day (YYYY-MM-DD), or null.")
-    page_kinds: list[str] = Field(description="Only these kinds of page (invoice, receipt); [] for all.")
-    documents: list[str] = Field(description="Only these documents (file names); [] for all.")
-    currency: str | None = Field(description="Only this currency (ISO code such as USD), or null.")
+    operation: Operation
+    field: FieldName
+    vendor: str | None
+    date_from: str | None = Field(description="YYYY-MM-DD")
+    date_to: str | None = Field(description="YYYY-MM-DD")
+    page_kinds: list[str] = Field(description="e.g. invoice, receipt", max_length=MAX_LIST)
+    documents: list[str] = Field(max_length=MAX_LIST)
+    currency: str | None
 
 
 class ListDocumentsArgs(BaseModel):
-    """List the documents in the knowledge base with their page counts."""
+    """List the documents with their page counts."""
 
     model_config = ConfigDict(extra="forbid")
 
 
 class AnswerArgs(BaseModel):
-    """Give the final answer. Call this exactly once, last."""
+    """The final answer; call it once, last."""
 
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(description="The answer, citing every claim inline as [document, p. N].")
-    citations: list[PageArg] = Field(description="Every page the answer relies on.")
-    found: bool = Field(description="false when the documents do not contain the answer.")
+    text: str = Field(description="Answer citing claims inline as [document, p. N]")
+    citations: list[PageArg] = Field(max_length=MAX_LIST)
+    found: bool = Field(description="false if the documents do not say")
 
 
 @dataclass

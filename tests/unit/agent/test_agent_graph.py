@@ -81,6 +81,7 @@ def test_search_then_look_then_answer_cites_the_page_it_looked_at(samples_index)
     for bound in model.bound:
         assert [t["function"]["name"] for t in bound["tools"]] == TOOLS
         assert bound["tool_choice"] == "required" and bound["strict"] is True
+        assert bound["parallel_tool_calls"] is False  # one call per step unless the context allows more
 
 
 def test_every_tool_call_gets_exactly_one_reply_so_the_history_stays_valid(samples_index) -> None:
@@ -198,3 +199,34 @@ def test_a_graph_with_an_injected_search_refuses_another_knowledge_base(samples_
     state = run(samples_index, model, knowledge_base=kb)
     [reply] = tool_messages(state)[:1]
     assert reply.status == "error" and "not 'other-kb'" in reply.content
+
+
+def test_the_context_chooses_the_tools_offered(samples_index) -> None:
+    model = ScriptedChatModel.of(answer(NOT_FOUND_TEXT, found=False))
+    run(samples_index, model, tools=["search_pages", "lookup_fields"])
+    assert [t["function"]["name"] for t in model.bound[0]["tools"]] == ["search_pages", "lookup_fields", "answer"]
+    system = text_of(model.prompts[0][0])
+    assert "lookup_fields" in system and "look_at_pages" not in system
+    with pytest.raises(ValueError, match="unknown tools"):
+        AgentContext(tools=["rm_rf"])
+
+
+def test_a_tool_left_out_cannot_be_called(samples_index) -> None:
+    model = ScriptedChatModel.of(call("list_documents"), answer("x"))
+    state = run(samples_index, model, tools=["search_pages"])
+    [reply] = tool_messages(state)[:1]
+    assert reply.status == "error" and "Unknown tool 'list_documents'" in reply.content
+
+
+def test_model_server_errors_are_explained(samples_index) -> None:
+    import httpx
+    import openai
+
+    from qwenvl_agents.errors import VLMConnectionError
+
+    class Down(ScriptedChatModel):
+        def _generate(self, *args, **kwargs):
+            raise openai.APIConnectionError(request=httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions"))
+
+    with pytest.raises(VLMConnectionError, match="cannot reach"):
+        run(samples_index, Down.of())

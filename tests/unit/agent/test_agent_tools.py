@@ -64,6 +64,19 @@ def test_the_bound_tools_have_the_same_strict_schemas(samples_index) -> None:
     assert {"type": "null"} in nullable["anyOf"]
 
 
+def test_every_array_is_bounded_so_constrained_decoding_ends() -> None:
+    def arrays(schema: dict[str, Any]) -> list[dict[str, Any]]:
+        found = [schema] if schema.get("type") == "array" else []
+        items = [schema["items"]] if "items" in schema else []
+        for sub in [*schema.get("properties", {}).values(), *schema.get("anyOf", []), *items]:
+            found += arrays(sub)
+        return found
+
+    for name, model in TOOL_SCHEMAS.items():
+        for array in arrays(convert_to_openai_tool(model, strict=True)["function"]["parameters"]):
+            assert 1 <= array.get("maxItems", 0) <= 16, name
+
+
 def tools_for(samples_index, vision, settings: Settings | None = None, search=None, **ctx) -> AgentTools:
     resources = AgentResources(
         settings or samples_index.settings, vision_model=vision, search=search or samples_index.search()
