@@ -79,6 +79,10 @@ class AgentContext:
         default=False,
         metadata=_d("Let the model make several tool calls per step (off: one call per step, which weak models need)."),
     )
+    history_turns: int = field(
+        default=8,
+        metadata=_d("Earlier questions of the thread the model sees, each as question and answer; 0: none."),
+    )
     temperature: float = field(default=0.0, metadata=_d("Sampling temperature of the model."))
     max_tokens: int | None = field(
         default=None, metadata=_d("Output token cap per model call; empty uses the server's limit.")
@@ -93,6 +97,8 @@ class AgentContext:
             raise ValueError(f"search_mode must be hybrid, dense or lexical, got {self.search_mode!r}")
         if self.tool_choice not in ("required", "auto"):
             raise ValueError(f"tool_choice must be required or auto, got {self.tool_choice!r}")
+        if isinstance(self.history_turns, bool) or not isinstance(self.history_turns, int) or self.history_turns < 0:
+            raise ValueError(f"history_turns must be 0 or more, got {self.history_turns!r}")
         if self.max_tokens is not None and self.max_tokens < 1:
             raise ValueError(f"max_tokens must be positive, got {self.max_tokens!r}")
         for name in ("documents", "page_kinds", "tools"):

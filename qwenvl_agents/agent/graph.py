@@ -36,7 +36,7 @@ from qwenvl_agents.agent.citations import check_citations
 from qwenvl_agents.agent.context import AgentContext
 from qwenvl_agents.agent.prompts import FORCE_ANSWER, NOT_FOUND_TEXT, agent_system
 from qwenvl_agents.agent.resources import AgentResources
-from qwenvl_agents.agent.state import AgentState, InputState, artifact_pages, turn_messages
+from qwenvl_agents.agent.state import AgentState, InputState, artifact_pages, compact_history, turn_messages
 from qwenvl_agents.agent.tools import ANSWER_TOOL, AgentTools
 from qwenvl_agents.errors import QwenVLError
 
@@ -139,7 +139,8 @@ def compile_agent_graph(
                 tools, strict=True, tool_choice=ctx.tool_choice, parallel_tool_calls=ctx.parallel_tool_calls
             )
         try:
-            response = bound.invoke([SystemMessage(system), *messages], config={"tags": ["agent"]})
+            conversation = [SystemMessage(system), *compact_history(messages, ctx.history_turns)]
+            response = bound.invoke(conversation, config={"tags": ["agent"]})
         except QwenVLError:
             raise
         except Exception as exc:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
@@ -29,7 +29,7 @@ from qwenvl_agents.agent.citations import check_citations
 from qwenvl_agents.agent.context import AgentContext
 from qwenvl_agents.agent.prompts import NOT_FOUND_TEXT, rag_prompt, rag_system
 from qwenvl_agents.agent.resources import AgentResources
-from qwenvl_agents.agent.state import InputState, PageRef, last_question, merge_pages, page_ref
+from qwenvl_agents.agent.state import InputState, PageRef, compact_history, last_question, merge_pages, page_ref
 from qwenvl_agents.errors import QwenVLError
 
 if TYPE_CHECKING:
@@ -78,17 +78,6 @@ def _ref(r: RetrievedRef) -> PageRef:
 
 def _label(r: RetrievedRef) -> str:
     return f"[{r['document']}, p. {r['page']}]"
-
-
-def _history(messages: list[AnyMessage]) -> list[BaseMessage]:
-    """Earlier turns as text: user questions and the answers given (no images, no tool traffic)."""
-    out: list[BaseMessage] = []
-    for m in messages[:-1]:
-        if isinstance(m, HumanMessage):
-            out.append(HumanMessage(m.text))
-        elif isinstance(m, AIMessage) and m.text.strip() and not m.tool_calls:
-            out.append(AIMessage(m.text))
-    return out
 
 
 def build_rag_graph(
@@ -147,7 +136,8 @@ def compile_rag_graph(
             last_question(state["messages"]), [_label(r) for r in shown], [(_label(r), r["text"]) for r in texts]
         )
         parts.append({"type": "text", "text": prompt})
-        conversation = [SystemMessage(rag_system()), *_history(state["messages"]), HumanMessage(content=parts)]
+        earlier = compact_history(state["messages"], ctx.history_turns)[:-1]  # the question goes with the pages
+        conversation = [SystemMessage(rag_system()), *earlier, HumanMessage(content=parts)]
         try:
             reply = resources.vision_model(ctx).invoke(conversation, config={"tags": ["rag"]})
         except QwenVLError:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Any
 
-from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, ToolMessage
 from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
@@ -79,6 +79,33 @@ def turn_messages(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
         if isinstance(messages[i], HumanMessage):
             return list(messages[i:])
     return list(messages)
+
+
+def split_turns(messages: Sequence[BaseMessage]) -> list[list[BaseMessage]]:
+    """The conversation cut into turns, each starting at a user message."""
+    turns: list[list[BaseMessage]] = []
+    for message in messages:
+        if isinstance(message, HumanMessage) or not turns:
+            turns.append([])
+        turns[-1].append(message)
+    return turns
+
+
+def compact_history(messages: Sequence[BaseMessage], turns: int) -> list[BaseMessage]:
+    """The model's view of a conversation: the last ``turns`` earlier turns as question and final answer
+    only (their tool traffic left out), then the current turn in full."""
+    cut = split_turns(messages)
+    if not cut:
+        return []
+    out: list[BaseMessage] = []
+    for turn in cut[:-1][-turns:] if turns > 0 else []:
+        if not isinstance(turn[0], HumanMessage):
+            continue
+        replies = [m for m in turn[1:] if isinstance(m, AIMessage) and not m.tool_calls and m.text.strip()]
+        out.append(HumanMessage(turn[0].content))
+        if replies:
+            out.append(AIMessage(replies[-1].text))
+    return out + cut[-1]
 
 
 def last_question(messages: Sequence[BaseMessage]) -> str:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 from agent_fakes import RecordingVision, ScriptedChatModel, answer, call, text_of
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from qwenvl_agents.agent import AgentContext, Answer, DocumentChat, StepEvent, TokenEvent
 from qwenvl_agents.types import Citation
@@ -42,8 +42,21 @@ def test_the_second_turn_of_a_thread_sees_the_first(samples_index) -> None:
     prompt = model.prompts[-1]
     texts = [text_of(m) for m in prompt]
     assert Q1 in texts and A1 in texts and texts[-1] == Q2
+    # Earlier turns reach the model as question and answer; their tool traffic stays in the thread only.
+    assert [type(m).__name__ for m in prompt] == ["SystemMessage", "HumanMessage", "AIMessage", "HumanMessage"]
+    assert any(isinstance(m, ToolMessage) for m in c.history())
     assert second.citations == first.citations  # a page seen in the thread's first turn verifies
     assert [m.content for m in c.history() if isinstance(m, HumanMessage)] == [Q1, Q2]
+
+
+def test_history_turns_bounds_what_the_model_sees_of_the_thread(samples_index) -> None:
+    model = ScriptedChatModel.of(answer("one"), answer("two"), answer("three"), answer("four"))
+    c = chat(samples_index, model, context=AgentContext(history_turns=1))
+    for question in ("Q-a", "Q-b", "Q-c"):
+        c.invoke(question)
+    assert [text_of(m) for m in model.prompts[-1][1:]] == ["Q-b", "two", "Q-c"]
+    c.invoke("Q-d", context=AgentContext(history_turns=0))
+    assert [text_of(m) for m in model.prompts[-1][1:]] == ["Q-d"]
 
 
 def test_threads_are_kept_apart(samples_index) -> None:

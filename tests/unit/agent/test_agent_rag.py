@@ -45,3 +45,15 @@ def test_rag_passes_on_the_models_not_found(samples_index) -> None:
     state = rag(samples_index, vision, "What is the CEO's shoe size?")
     assert vision.received and state["found"] is False and state["citations"] == []
     assert state["pages_looked_at"]  # it did look
+
+
+def test_rag_thread_sends_earlier_turns_as_text_and_only_the_new_pages(samples_index) -> None:
+    from qwenvl_agents.agent import DocumentChat
+
+    vision = RecordingVision(reply="USD 2,587.72 [invoice-en.pdf, p. 1]")
+    chat = DocumentChat(samples_index.settings, graph="rag", chat_model=vision, search=samples_index.search())
+    chat.invoke("What is the total of invoice INV-2026-0042?", context=AgentContext(look_pages=1))
+    chat.invoke("Who issued it?", context=AgentContext(look_pages=1))
+    _system, q1, a1, q2 = vision.received[-1]
+    assert text_of(q1) == "What is the total of invoice INV-2026-0042?" and text_of(a1) == vision.reply
+    assert image_parts(q1) == [] and len(image_parts(q2)) == 1 and "Who issued it?" in text_of(q2)
