@@ -204,7 +204,7 @@ def compile_agent_graph(
                 )
         verified, unverified = check_citations(text, cited, state.get("pages_seen") or [])
         if found is None:
-            found = bool(verified) if call is None else True
+            found = bool(verified)
         if not text:
             text, found = NOT_FOUND_TEXT, False
         if call is not None or replies:
