@@ -45,6 +45,7 @@ from qwenvl_agents.types import (
 )
 
 if TYPE_CHECKING:
+    from qwenvl_agents.agent import AgentContext, Answer, DocumentChat, build_agent_graph, build_rag_graph
     from qwenvl_agents.documents import RenderOptions, iter_pages, open_document
     from qwenvl_agents.extract import make_extractor
     from qwenvl_agents.ingest import IngestContext, Ingestor, IngestSummary, build_ingest_graph, ingest
@@ -56,6 +57,11 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY = {
+    "AgentContext": "qwenvl_agents.agent",
+    "Answer": "qwenvl_agents.agent",
+    "DocumentChat": "qwenvl_agents.agent",
+    "build_agent_graph": "qwenvl_agents.agent",
+    "build_rag_graph": "qwenvl_agents.agent",
     "RenderOptions": "qwenvl_agents.documents",
     "iter_pages": "qwenvl_agents.documents",
     "open_document": "qwenvl_agents.documents",
@@ -86,8 +92,11 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AgentContext",
+    "Answer",
     "Citation",
     "CorruptDocumentError",
+    "DocumentChat",
     "DocumentError",
     "DocumentInfo",
     "DocumentTooLargeError",
@@ -123,7 +132,9 @@ __all__ = [
     "VLMError",
     "VLMRequestError",
     "__version__",
+    "build_agent_graph",
     "build_ingest_graph",
+    "build_rag_graph",
     "ingest",
     "iter_pages",
     "make_extractor",

@@ -7,8 +7,12 @@ catch one class. Messages name the file or server involved and say what to do ne
 from __future__ import annotations
 
 
-class QwenVLError(Exception):
-    """Base class of every error qwenvl-agents raises on purpose."""
+class QwenVLError(RuntimeError):
+    """Base class of every error qwenvl-agents raises on purpose.
+
+    A ``RuntimeError``: the LangGraph API server (Studio) shows those messages to the user, while it
+    replaces other exceptions' messages with "An internal error occurred".
+    """
 
 
 class DocumentError(QwenVLError):

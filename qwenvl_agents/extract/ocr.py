@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import logging
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -110,6 +111,8 @@ def _rapidocr_version() -> str:
 
 def rapidocr_available() -> bool:
     """Whether RapidOCR and ONNX Runtime can be imported (the ``ocr`` extra is installed)."""
+    # ONNX Runtime 1.31 reports telemetry to Microsoft once a session runs; we never reach the network.
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     try:
         import onnxruntime  # noqa: F401
         import rapidocr  # noqa: F401

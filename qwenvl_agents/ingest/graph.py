@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
+from typing_extensions import TypedDict  # typing.TypedDict has no pydantic schema before 3.12: Studio needs one
 
 from qwenvl_agents.documents import RenderOptions
 from qwenvl_agents.ingest.pipeline import Ingestor

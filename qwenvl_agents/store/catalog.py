@@ -21,13 +21,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 TEXT_COLUMNS = ("document_id", "name", "source", "title", "page_kind", "language", "status", "vendor", "currency")
-NUMBER_COLUMNS = ("page", "page_count", "date_int", "total")
+NUMBER_COLUMNS = ("page", "page_count", "date_int", "total", "chunk_count")
 Op = Literal["in", "gte", "lte"]
 Clause = tuple[str, Op, Any]
 """``(column, "in", values)``, ``(column, "gte", number)`` or ``(column, "lte", number)``."""
@@ -52,6 +53,21 @@ class PageCatalog:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @cached_property
+    def position(self) -> dict[str, int]:
+        """``{page record id: row}``."""
+        return {rid: i for i, rid in enumerate(self.ids)}
+
+    def record_ids(self, rows: Iterable[int]) -> list[str]:
+        """The ids of every record of the given rows: each page record and its chunk records."""
+        chunks = self.numbers["chunk_count"]
+        out: list[str] = []
+        for i in rows:
+            out.append(self.ids[i])
+            n = chunks[i]
+            out += [f"{self.ids[i]}:c{c:03d}" for c in range(0 if np.isnan(n) else int(n))]
+        return out
 
     def save(self, path: Path) -> None:
         data = {
@@ -79,14 +95,26 @@ class PageCatalog:
             return self.numbers[name]
         raise KeyError(f"no catalog column {name!r}; columns: {', '.join(TEXT_COLUMNS + NUMBER_COLUMNS)}")
 
+    @cached_property
+    def _codes(self) -> dict[str, tuple[np.ndarray, dict[str, int]]]:
+        """Each text column as integer codes and ``{value: code}``: comparing ints is ~50x faster than strings."""
+        out: dict[str, tuple[np.ndarray, dict[str, int]]] = {}
+        for name, col in self.text.items():
+            values, codes = np.unique(col.astype(str), return_inverse=True)
+            out[name] = (codes.astype(np.int32), {str(v): i for i, v in enumerate(values.tolist())})
+        return out
+
     def mask(self, clauses: Iterable[Clause]) -> np.ndarray:
         """Rows matching every clause (a row without the value never matches a clause on it)."""
         keep = np.ones(len(self.ids), dtype=bool)
         for name, op, value in clauses:
             col = self.column(name)
-            if op == "in":
-                wanted = list(value)
-                keep &= np.isin(col, np.array(wanted, dtype=col.dtype)) if wanted else False
+            if op == "in" and name in self.text:
+                codes, lookup = self._codes[name]
+                wanted = [lookup[v] for v in value if v in lookup]
+                keep &= np.isin(codes, np.array(wanted, dtype=np.int32)) if wanted else False
+            elif op == "in":
+                keep &= np.isin(col, np.array(list(value), dtype=np.float64))
             elif op == "gte":
                 keep &= np.nan_to_num(col, nan=-np.inf) >= float(value)
             elif op == "lte":
@@ -97,14 +125,20 @@ class PageCatalog:
 
     def distinct(self, name: str) -> list[str]:
         """Distinct non-empty values of a text column, sorted."""
-        return sorted({v for v in self.column(name).tolist() if v})
+        if name not in self.text:
+            raise KeyError(f"no text column {name!r}; columns: {', '.join(TEXT_COLUMNS)}")
+        return sorted(v for v in self._codes[name][1] if v)
 
-    def documents(self) -> dict[str, tuple[str, str]]:
-        """``{document_id: (name, source)}`` of every document with at least one page."""
+    @cached_property
+    def _documents(self) -> dict[str, tuple[str, str]]:
         ids, names, sources = self.text["document_id"], self.text["name"], self.text["source"]
         return {
             str(d): (str(n), str(s)) for d, n, s in zip(ids.tolist(), names.tolist(), sources.tolist(), strict=True)
         }
+
+    def documents(self) -> dict[str, tuple[str, str]]:
+        """``{document_id: (name, source)}`` of every document with at least one page."""
+        return dict(self._documents)
 
 
 def _number(value: Any) -> float:

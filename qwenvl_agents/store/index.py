@@ -122,6 +122,8 @@ class PageIndex:
         self.embeddings = embeddings
         self.embedder = embedder_name(embeddings)
         self.location = location
+        self.writes = 0
+        """Writes made through this object (readers in this process use it to see their own writes at once)."""
         self.collection = self._open_collection()
         # Chroma refuses larger writes; keep batches moderate so one request stays small for a server too.
         self.batch_size = max(1, min(int(client.get_max_batch_size()), 1000))
@@ -258,6 +260,7 @@ class PageIndex:
 
     def _bump_revision(self) -> None:
         # After the data is written: a reader that saw the old revision is then sure to see a change.
+        self.writes += 1
         meta = {**(self.collection.metadata or {}), META_REVISION: secrets.token_hex(8)}
         self.collection.modify(metadata=meta)
 

@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from qwenvl_agents.store.index import PageIndex
 
 log = logging.getLogger(__name__)
-FORMAT = 3
+FORMAT = 4
 _KEEP_OLD_BUILDS_SECONDS = 120.0
 """Old build folders younger than this are left for readers that may still be loading them."""
 

@@ -166,14 +166,7 @@ SCHEMAS = {  # graph: keys of its input, context and output schemas that Studio'
 @pytest.mark.parametrize(
     "graph",
     [
-        pytest.param(
-            "ingest",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="IngestState is a typing.TypedDict: pydantic cannot build its schema on Python < 3.12, so "
-                "Studio gets no input form; use typing_extensions.TypedDict in qwenvl_agents/ingest/graph.py",
-            ),
-        ),
+        "ingest",
         "agent",
         "rag",
     ],
@@ -293,11 +286,6 @@ def test_rag_run_retrieves_looks_and_answers_with_citations(client, dev, samples
             assert {(c["document"], c["page"]) for c in values["citations"]} <= looked
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="QwenVLError derives from Exception, whose messages langgraph-api replaces with 'An internal error "
-    "occurred'; deriving it from RuntimeError (which the server passes through) lets Studio show the message",
-)
 def test_a_failing_run_tells_studio_why(client, dev, samples, ingested) -> None:
     # The server hides the message of exceptions it does not know as safe ("An internal error occurred");
     # Studio shows the error event, so what the user must change has to reach it.

@@ -14,7 +14,7 @@ from pathlib import Path
 #: Name the server announces in ``/v1/models``; tests and the library pass it as ``model=``.
 SERVED_MODEL_NAME = "tiny-qwen2.5-vl"
 #: Context window given to vLLM; small so the KV cache fits in ``VLLM_CPU_KVCACHE_SPACE=1`` GiB.
-MAX_MODEL_LEN = 2048
+MAX_MODEL_LEN = 4096
 #: Per-prompt multimodal limits; a 5th image must be rejected with HTTP 400 (tested).
 MAX_IMAGES = 4
 MAX_VIDEOS = 1

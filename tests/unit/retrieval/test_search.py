@@ -60,7 +60,12 @@ def test_a_long_page_found_by_its_tail_comes_back_once_as_a_page(search):
     ],
 )
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
-def test_filters_hold_in_every_mode(search, filters, expected, mode):
+@pytest.mark.parametrize("dense_path", ["score here", "over-fetch", "chroma where"])
+def test_filters_hold_in_every_mode(search, filters, expected, mode, dense_path, monkeypatch):
+    # The dense leg filters three ways depending on how many pages the filter allows; force each.
+    limits = {"score here": (10_000, 0), "over-fetch": (0, 10_000), "chroma where": (0, 0)}[dense_path]
+    monkeypatch.setattr("qwenvl_agents.retrieval.search._SCORE_HERE_MAX_PAGES", limits[0])
+    monkeypatch.setattr("qwenvl_agents.retrieval.search._OVERFETCH_MAX", limits[1])
     # A broad query that matches every page somewhere (file names, "page 1 of"): only the filter decides.
     hits = search.search("invoice total page slide report", 10, filters=filters, mode=mode)
     assert set(names(hits)) <= expected
@@ -107,3 +112,18 @@ def test_retriever_returns_documents_with_citations(search):
     only_slides = retriever.invoke("text", k=3, filters=SearchFilters(page_kinds=["slide"]))
     assert [d.metadata["page_kind"] for d in only_slides] == ["slide"] * 3
     assert KeyFields  # imported for the type of hit.fields above
+
+
+def test_writes_by_another_writer_show_within_the_freshness_interval(search):
+    from qwenvl_agents.retrieval import PageSearch
+    from qwenvl_agents.store import PageIndex
+
+    watcher = PageSearch(search.index, freshness_seconds=0.0)
+    other = PageIndex.open(search.index.settings, search.index.knowledge_base, search.index.embeddings)
+    new = doc("from-elsewhere.pdf")
+    assert watcher.search("Umbra Trading", 1, mode="lexical") == []
+    other.upsert_page(new, entry(new, 1, "Umbra Trading invoice 5521").extraction)
+    try:
+        assert names(watcher.search("Umbra Trading", 1, mode="lexical")) == [("from-elsewhere.pdf", 1)]
+    finally:
+        other.delete_document(new.document_id)
