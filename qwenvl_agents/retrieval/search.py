@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 SearchMode = Literal["hybrid", "dense", "lexical"]
 _SCORE_HERE_MAX_PAGES = 300
-_OVERFETCH_MAX = 3000
+_OVERFETCH_MAX = 4000
 SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "dense", "lexical")
 
 
@@ -159,7 +159,7 @@ class PageSearch:
         if mode != "dense":
             lexical_ids = tuple(rid for rid, _ in lexical.search(query, depth, mask=mask))
         if mode != "lexical":
-            dense_ids = self._dense(query, depth, resolved, mask)
+            dense_ids = self._dense(query, depth, resolved, mask, need=k)
         if mode == "lexical":
             return LegHits(dense_ids, lexical_ids, (), tuple((rid, 1.0 / n) for n, rid in enumerate(lexical_ids, 1)))
         if mode == "dense":
@@ -181,14 +181,16 @@ class PageSearch:
             fused += [(rid, 0.0) for rid in pinned if rid not in known]
         return LegHits(dense_ids, lexical_ids, tuple(pinned), tuple(pin(fused, pinned)))
 
-    def _dense(self, query: str, depth: int, resolved: ResolvedFilters, mask: np.ndarray | None) -> tuple[str, ...]:
+    def _dense(
+        self, query: str, depth: int, resolved: ResolvedFilters, mask: np.ndarray | None, *, need: int
+    ) -> tuple[str, ...]:
         """Page ids nearest to ``query`` among the pages ``mask`` allows (chunks compete too; a page found
         through several chunks counts once, at its best rank).
 
         Chroma filters by scanning its metadata (0.1-0.6 s at 100,000 pages), so a filter is applied the
         cheapest exact-enough way: a few hundred pages are scored here from their stored vectors; a broad
         filter over-fetches unfiltered neighbours and keeps the allowed ones; only a narrow-but-large one
-        goes to Chroma's ``where``.
+        goes to Chroma's ``where``: when the over-fetch kept fewer than ``need`` pages (the ``k`` asked for).
         """
         catalog = self.lexical.catalog
         if mask is None:
@@ -197,7 +199,7 @@ class PageSearch:
         if len(rows) <= _SCORE_HERE_MAX_PAGES:
             return _pages(self._score_here(query, catalog.record_ids(rows)), depth)
         share = len(rows) / max(1, len(catalog))
-        fetch = int(depth * 2 / share * 3)
+        fetch = int(depth * 2 / share * 1.5)
         if fetch <= _OVERFETCH_MAX:
             position = catalog.position
             kept = [
@@ -205,8 +207,9 @@ class PageSearch:
                 for rid, score in self.index.dense_ids(query, k=fetch)
                 if mask[position.get(rid.rsplit(":c", 1)[0], -1)]
             ]
-            if len(_pages(kept, depth)) >= min(depth, len(rows)):
-                return _pages(kept, depth)
+            pages = _pages(kept, depth)
+            if len(pages) >= min(need, len(rows)):
+                return pages
         return _pages(self.index.dense_ids(query, k=depth * 2, where=resolved.where), depth)
 
     def _score_here(self, query: str, record_ids: list[str]) -> list[tuple[str, float]]:
