@@ -16,11 +16,10 @@ Example (needs a vLLM server with Qwen2.5-VL and an ingested knowledge base):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
-from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from typing_extensions import TypedDict
@@ -29,7 +28,15 @@ from qwenvl_agents.agent.citations import check_citations
 from qwenvl_agents.agent.context import AgentContext
 from qwenvl_agents.agent.prompts import NOT_FOUND_TEXT, rag_prompt, rag_system
 from qwenvl_agents.agent.resources import AgentResources
-from qwenvl_agents.agent.state import InputState, PageRef, compact_history, last_question, merge_pages, page_ref
+from qwenvl_agents.agent.state import (
+    AgentState,
+    InputState,
+    PageRef,
+    compact_history,
+    last_question,
+    merge_pages,
+    page_ref,
+)
 from qwenvl_agents.errors import QwenVLError
 
 if TYPE_CHECKING:
@@ -53,17 +60,10 @@ class RetrievedRef(TypedDict):
     text: str
 
 
-class RagState(TypedDict, total=False):
+class RagState(AgentState, total=False):
     """``retrieved`` are this question's pages; the rest as in :class:`~qwenvl_agents.agent.state.AgentState`."""
 
-    messages: Annotated[list[AnyMessage], add_messages]
     retrieved: list[RetrievedRef]
-    pages_seen: Annotated[list[PageRef], merge_pages]
-    answer: str
-    found: bool
-    citations: list[PageRef]
-    unverified_citations: list[PageRef]
-    pages_looked_at: list[PageRef]
 
 
 def says_not_found(text: str) -> bool:
