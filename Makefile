@@ -60,6 +60,7 @@ bench: install system-deps ## Run the benchmarks (ratios measured side by side)
 	$(PY) -m tests.vllm_server install
 	$(PY) -m tests.vllm_server build
 	$(PY) bench/ingest.py
+	$(PY) bench/retrieval.py --minilm
 
 vlm-test-server: install ## Start the tiny Qwen2.5-VL on a real vLLM server on the CPU (port $(VLLM_PORT))
 	$(PY) -m tests.vllm_server install
