@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from qwenvl_agents import Settings, ingest
+from qwenvl_agents import Settings
 from qwenvl_agents.agent import AgentContext, Answer, DocumentChat, StepEvent, TokenEvent
+from qwenvl_agents.ingest import ingest  # not `from qwenvl_agents import ingest`: that names the subpackage
 
 
 def main() -> None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import sys
 import tempfile
 
-from qwenvl_agents import Settings, ingest, write_samples
+from qwenvl_agents import Settings, write_samples
 from qwenvl_agents.agent import DocumentChat
+from qwenvl_agents.ingest import ingest  # not `from qwenvl_agents import ingest`: that names the subpackage
 
 QUESTIONS = [
     "List every invoice and receipt with its seller, date and total.",
