@@ -13,7 +13,7 @@ import sys
 
 from qwenvl_agents import Settings
 from qwenvl_agents.agent import AgentContext, Answer, DocumentChat, StepEvent, TokenEvent
-from qwenvl_agents.ingest import ingest  # not `from qwenvl_agents import ingest`: that names the subpackage
+from qwenvl_agents.ingest import ingest
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ import tempfile
 
 from qwenvl_agents import Settings, write_samples
 from qwenvl_agents.agent import DocumentChat
-from qwenvl_agents.ingest import ingest  # not `from qwenvl_agents import ingest`: that names the subpackage
+from qwenvl_agents.ingest import ingest
 
 QUESTIONS = [
     "List every invoice and receipt with its seller, date and total.",

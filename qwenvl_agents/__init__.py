@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from qwenvl_agents.agent import AgentContext, Answer, DocumentChat, build_agent_graph, build_rag_graph
     from qwenvl_agents.documents import RenderOptions, iter_pages, open_document
     from qwenvl_agents.extract import make_extractor
-    from qwenvl_agents.ingest import IngestContext, Ingestor, IngestSummary, build_ingest_graph, ingest
+    from qwenvl_agents.ingest import IngestContext, Ingestor, IngestSummary, build_ingest_graph
     from qwenvl_agents.retrieval import FusionWeights, PageRetriever, PageSearch, SearchFilters
     from qwenvl_agents.samples import write_samples
     from qwenvl_agents.store import IngestLedger, LexicalIndex, PageImageStore, PageIndex
@@ -70,7 +70,6 @@ _LAZY = {
     "Ingestor": "qwenvl_agents.ingest",
     "IngestSummary": "qwenvl_agents.ingest",
     "build_ingest_graph": "qwenvl_agents.ingest",
-    "ingest": "qwenvl_agents.ingest",
     "FusionWeights": "qwenvl_agents.retrieval",
     "PageRetriever": "qwenvl_agents.retrieval",
     "PageSearch": "qwenvl_agents.retrieval",
@@ -135,7 +134,6 @@ __all__ = [
     "build_agent_graph",
     "build_ingest_graph",
     "build_rag_graph",
-    "ingest",
     "iter_pages",
     "make_extractor",
     "open_document",
