@@ -36,7 +36,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Literal, cast, get_args
 
 from qwenvl_agents.errors import QwenVLError
@@ -68,7 +67,8 @@ class EvalCase:
     answer_type: AnswerType
     answerable: bool = True
     scope: Scope = "corpus"
-    extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    extra: dict[str, Any] = field(default_factory=dict, hash=False)
+    """The line's other fields (``source_of_truth``, ``evidence_on_page`` ...); not part of the hash."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +218,7 @@ def _case(row: Mapping[str, Any], root: Path, problems: list[str]) -> EvalCase |
         answer_type=cast(AnswerType, answer_type),
         answerable=answerable,
         scope=cast(Scope, scope),
-        extra=MappingProxyType({k: v for k, v in row.items() if k not in KNOWN_FIELDS}),
+        extra={k: v for k, v in row.items() if k not in KNOWN_FIELDS},
     )
 
 
