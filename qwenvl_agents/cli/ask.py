@@ -137,7 +137,7 @@ def search(
     as_json: JsonFlag = False,
 ) -> None:
     """Ranked pages for QUERY with snippets and citations (no VLM needed). Exit status 1 when nothing matches."""
-    from qwenvl_agents.retrieval import SEARCH_MODES, DocumentNotFoundError
+    from qwenvl_agents.retrieval import SEARCH_MODES, UnknownDocumentError
 
     if mode not in SEARCH_MODES:
         _err(f"error: --mode must be one of {', '.join(SEARCH_MODES)}, got {mode!r}")
@@ -146,7 +146,7 @@ def search(
     engine = open_search(Settings(), kb)
     try:
         hits = engine.search(query, k, filters=filters, mode=mode)
-    except (DocumentNotFoundError, ValueError) as exc:
+    except (UnknownDocumentError, ValueError) as exc:
         _err(f"error: {exc}")
         raise typer.Exit(2) from exc
     for hit in hits:
@@ -193,7 +193,7 @@ def _open_chat(
 ) -> Any:
     """A DocumentChat for the CLI; checks the VLM configuration, the mode and the filters before any work."""
     from qwenvl_agents.agent import AgentContext, DocumentChat
-    from qwenvl_agents.retrieval import SEARCH_MODES, DocumentNotFoundError
+    from qwenvl_agents.retrieval import SEARCH_MODES, UnknownDocumentError
 
     if not settings.vlm_base_urls:
         _err(
@@ -207,7 +207,7 @@ def _open_chat(
     search = open_search(settings, kb)
     try:
         filters.resolve(search.catalog)
-    except DocumentNotFoundError as exc:
+    except UnknownDocumentError as exc:
         _err(f"error: {exc}")
         raise typer.Exit(2) from exc
     context = AgentContext(

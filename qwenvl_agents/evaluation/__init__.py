@@ -4,6 +4,8 @@
 - :func:`score_answer` scores an answer by its case's answer type; :func:`parse_number`, :func:`normalize_date`,
   :func:`normalize_text` and :func:`declined` are the rules it uses.
 - :func:`expected_fields` and :func:`compare_fields` score extracted key fields against the corpus ground truth.
+- :class:`Evaluation` runs :class:`EvalConfig` configurations over the cases (``runner``); ``report`` turns
+  the :class:`EvalRun` into tables, a JSON report and a recall@k plot. ``qwenvl eval`` is the command.
 
 Example:
     >>> from qwenvl_agents.evaluation import parse_number, normalize_date
@@ -20,6 +22,7 @@ from qwenvl_agents.evaluation.fields import (
     field_accuracy,
     fields_agree,
 )
+from qwenvl_agents.evaluation.runner import CaseResult, EvalConfig, EvalRun, Evaluation
 from qwenvl_agents.evaluation.scoring import (
     AnswerScore,
     date_readings,
@@ -37,7 +40,11 @@ __all__ = [
     "AnswerScore",
     "CaseFileError",
     "CaseProblem",
+    "CaseResult",
     "EvalCase",
+    "EvalConfig",
+    "EvalRun",
+    "Evaluation",
     "FieldScore",
     "GroundTruthError",
     "compare_fields",
