@@ -6,14 +6,13 @@ Example:
     False
 """
 
-from qwenvl_agents.retrieval.filters import DocumentNotFoundError, ResolvedFilters, SearchFilters, resolve_documents
+from qwenvl_agents.retrieval.filters import ResolvedFilters, SearchFilters, UnknownDocumentError, resolve_documents
 from qwenvl_agents.retrieval.fusion import FusionWeights
 from qwenvl_agents.retrieval.retriever import PageRetriever, page_document
 from qwenvl_agents.retrieval.search import SEARCH_MODES, LegHits, PageSearch, SearchMode
 
 __all__ = [
     "SEARCH_MODES",
-    "DocumentNotFoundError",
     "FusionWeights",
     "LegHits",
     "PageRetriever",
@@ -21,6 +20,7 @@ __all__ = [
     "ResolvedFilters",
     "SearchFilters",
     "SearchMode",
+    "UnknownDocumentError",
     "page_document",
     "resolve_documents",
 ]

@@ -34,7 +34,7 @@ from qwenvl_agents.store.catalog import Clause, PageCatalog
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
 
-class DocumentNotFoundError(QwenVLError, LookupError):
+class UnknownDocumentError(QwenVLError, LookupError):
     """A ``--document`` given to a search names no indexed document, or several."""
 
 
@@ -93,7 +93,7 @@ class SearchFilters:
     """What to search in. Every field is optional; given fields must all hold.
 
     - ``documents``: document ids (or a unique prefix of 8+ hex digits), file paths, or file names.
-      A name that several indexed documents share raises :class:`DocumentNotFoundError` listing them.
+      A name that several indexed documents share raises :class:`UnknownDocumentError` listing them.
     - ``page_kinds``: ``invoice``, ``receipt``, ``slide``, ``report``, ``table``, ...; ``languages``: ``en``, ``zh``...
     - ``date_from`` / ``date_to``: inclusive, ``YYYY-MM-DD`` (or ``YYYY-MM``, ``YYYY``), on the issue date.
     - ``vendor``: case-insensitive part of the seller's name (``acme`` matches ``ACME B.V.``).
@@ -137,7 +137,7 @@ class SearchFilters:
         return self == SearchFilters()
 
     def resolve(self, catalog: PageCatalog) -> ResolvedFilters:
-        """Exact clauses for ``catalog``; raises :class:`DocumentNotFoundError` for an unknown document."""
+        """Exact clauses for ``catalog``; raises :class:`UnknownDocumentError` for an unknown document."""
         clauses: list[Clause] = []
         doc_ids: tuple[str, ...] = ()
         if self.documents:
@@ -179,17 +179,17 @@ def resolve_documents(specs: Sequence[str], documents: dict[str, tuple[str, str]
     for spec in specs:
         spec = str(spec).strip()
         if not spec:
-            raise DocumentNotFoundError("an empty document name was given")
+            raise UnknownDocumentError("an empty document name was given")
         matches = _match_document(spec, documents)
         if not matches:
             known = ", ".join(sorted({n for n, _ in documents.values()})[:10]) or "none"
-            raise DocumentNotFoundError(
+            raise UnknownDocumentError(
                 f"no indexed document matches {spec!r} (give a file name, path or document id; "
                 f"indexed: {known}{', ...' if len(documents) > 10 else ''}). Ingest it first: qwenvl ingest PATH"
             )
         if len(matches) > 1:
             listing = "; ".join(f"{documents[d][1]} ({d[:12]})" for d in sorted(matches))
-            raise DocumentNotFoundError(
+            raise UnknownDocumentError(
                 f"{spec!r} matches {len(matches)} documents: {listing}. Give the path or the document id."
             )
         if matches[0] not in out:

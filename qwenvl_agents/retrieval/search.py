@@ -113,7 +113,7 @@ class PageSearch:
         return self.lexical.catalog
 
     def resolve(self, filters: SearchFilters | None) -> ResolvedFilters:
-        """Exact clauses for ``filters`` (raises :class:`DocumentNotFoundError` for an unknown document)."""
+        """Exact clauses for ``filters`` (raises :class:`UnknownDocumentError` for an unknown document)."""
         return (filters or SearchFilters()).resolve(self.catalog)
 
     def search(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from retrieval_helpers import DOCS
 
-from qwenvl_agents.retrieval import DocumentNotFoundError, SearchFilters, resolve_documents
+from qwenvl_agents.retrieval import SearchFilters, UnknownDocumentError, resolve_documents
 
 
 def test_one_string_is_one_value_not_characters():
@@ -41,13 +41,13 @@ def test_documents_by_name_path_and_id_prefix(search):
     deck, acme = DOCS["deck"].document_id, DOCS["acme"].document_id
     assert resolve_documents(["deck.pptx"], docs) == (deck,)
     assert resolve_documents(["/data/in/deck.pptx", acme[:10], "deck.pptx"], docs) == (deck, acme)
-    with pytest.raises(DocumentNotFoundError, match=r"no indexed document matches 'nope\.pdf'.*deck\.pptx"):
+    with pytest.raises(UnknownDocumentError, match=r"no indexed document matches 'nope\.pdf'.*deck\.pptx"):
         resolve_documents(["nope.pdf"], docs)
 
 
 def test_a_name_two_documents_share_is_refused_with_both_paths():
     docs = {"a" * 64: ("x.pdf", "/one/x.pdf"), "b" * 64: ("x.pdf", "/two/x.pdf")}
-    with pytest.raises(DocumentNotFoundError, match=r"matches 2 documents: /one/x\.pdf.*/two/x\.pdf"):
+    with pytest.raises(UnknownDocumentError, match=r"matches 2 documents: /one/x\.pdf.*/two/x\.pdf"):
         resolve_documents(["x.pdf"], docs)
     assert resolve_documents(["/two/x.pdf"], docs) == ("b" * 64,)
 
