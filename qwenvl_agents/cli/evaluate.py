@@ -129,7 +129,7 @@ def evaluate(
     if as_json:
         _emit({"type": "summary", "configs": summary(run), "report": str(json_path), "plot": str(plot_path)})
     else:
-        print_tables(run, Console())
+        print_tables(run, Console(width=None if sys.stdout.isatty() else 160))  # a pipe or log gets every column
         typer.echo(
             f"report: {json_path}\nplot:   {plot_path}" + (f"\n({run.reused} results reused)" if run.reused else ""),
             err=True,
