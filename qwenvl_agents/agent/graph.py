@@ -67,6 +67,25 @@ def scope_lines(ctx: AgentContext) -> list[str]:
     return out
 
 
+SHORTEN_TOOL_RESULTS = (1500, 500, 150)
+"""Characters each tool result keeps on successive retries after the server says the prompt is too long."""
+
+
+def shorten_tool_results(messages: Sequence[BaseMessage], keep: int) -> list[BaseMessage]:
+    """``messages`` with every tool result cut to ``keep`` characters (marked as shortened).
+
+    Example:
+        >>> [m.content for m in shorten_tool_results([ToolMessage("x" * 10, tool_call_id="1")], 4)]
+        ['xxxx… [shortened to fit the model's context]']
+    """
+    out: list[BaseMessage] = []
+    for m in messages:
+        if isinstance(m, ToolMessage) and isinstance(m.content, str) and len(m.content) > keep:
+            m = m.model_copy(update={"content": m.content[:keep] + "… [shortened to fit the model's context]"})
+        out.append(m)
+    return out
+
+
 def steps_taken(messages: Sequence[BaseMessage]) -> int:
     """Model calls made for the current question."""
     return sum(isinstance(m, AIMessage) for m in turn_messages(messages)[1:])
@@ -138,13 +157,18 @@ def compile_agent_graph(
             bound = model.bind_tools(
                 tools, strict=True, tool_choice=ctx.tool_choice, parallel_tool_calls=ctx.parallel_tool_calls
             )
-        try:
-            conversation = [SystemMessage(system), *compact_history(messages, ctx.history_turns)]
-            response = bound.invoke(conversation, config={"tags": ["agent"]})
-        except QwenVLError:
-            raise
-        except Exception as exc:
-            raise resources.explain(exc) from exc
+        conversation = [SystemMessage(system), *compact_history(messages, ctx.history_turns)]
+        for keep in (*SHORTEN_TOOL_RESULTS, None):
+            try:
+                response = bound.invoke(conversation, config={"tags": ["agent"]})
+                break
+            except Exception as exc:
+                error = exc if isinstance(exc, QwenVLError) else resources.explain(exc)
+                if keep is None or "too long" not in str(error):
+                    raise error from exc
+                # The server's context is full: the tool results read so far are the bulk, so shorten them
+                # (more each time) rather than fail the question.
+                conversation = shorten_tool_results(conversation, keep)
         pending = isinstance(response, AIMessage) and bool(response.tool_calls or response.invalid_tool_calls)
         done = _answer_call(response) is not None or not pending or steps + 1 >= ctx.max_steps
         return Command(update={"messages": [response]}, goto="finalize" if done else "tools")

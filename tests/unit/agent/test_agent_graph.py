@@ -230,3 +230,56 @@ def test_model_server_errors_are_explained(samples_index) -> None:
 
     with pytest.raises(VLMConnectionError, match="cannot reach"):
         run(samples_index, Down.of())
+
+
+class _SmallContextModel(ScriptedChatModel):
+    """Refuses prompts longer than ``limit`` characters, as vLLM refuses prompts over --max-model-len."""
+
+    limit: int = 0
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):  # type: ignore[no-untyped-def]
+        from qwenvl_agents.errors import VLMRequestError
+
+        size = sum(len(text_of(m)) for m in messages)
+        if size > self.limit:
+            self.prompts.append(list(messages))
+            raise VLMRequestError(f"the prompt is too long for the server ({size} > {self.limit})")
+        return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+
+
+def test_a_prompt_over_the_servers_context_is_retried_with_shorter_tool_results(samples_index) -> None:
+    model = _SmallContextModel(
+        messages=iter(
+            [call("search_pages", query="invoice total", document=None), answer("The total is 2,587.72.", found=True)]
+        )
+    )
+    model.limit = 10**9  # first, measure the prompt with the whole search result
+    run(samples_index, model, RecordingVision(reply="-"))
+    full_prompt = model.prompts[-1]
+    tool_chars = sum(len(text_of(m)) for m in full_prompt if isinstance(m, ToolMessage))
+    assert tool_chars > 600  # the search result is long enough to shorten
+
+    small = _SmallContextModel(
+        messages=iter(
+            [call("search_pages", query="invoice total", document=None), answer("The total is 2,587.72.", found=True)]
+        )
+    )
+    # Room for the system prompt and question, not for the whole search result.
+    small.limit = sum(len(text_of(m)) for m in full_prompt) - tool_chars + 600
+    state = run(samples_index, small, RecordingVision(reply="-"))
+    assert state["answer"] == "The total is 2,587.72."
+    refused, accepted = small.prompts[-2], small.prompts[-1]
+    assert sum(len(text_of(m)) for m in refused) > small.limit
+    shortened = [m for m in accepted if isinstance(m, ToolMessage)]
+    assert shortened and all("shortened to fit" in text_of(m) for m in shortened)
+    # The thread keeps the full results; only what was sent was shortened.
+    assert all("shortened" not in text_of(m) for m in state["messages"] if isinstance(m, ToolMessage))
+
+
+def test_a_prompt_that_never_fits_fails_with_the_servers_reason(samples_index) -> None:
+    from qwenvl_agents.errors import VLMRequestError
+
+    model = _SmallContextModel(messages=iter([answer("never")]))
+    model.limit = 10
+    with pytest.raises(VLMRequestError, match="too long"):
+        run(samples_index, model, RecordingVision(reply="-"))
