@@ -75,8 +75,8 @@ def shorten_tool_results(messages: Sequence[BaseMessage], keep: int) -> list[Bas
     """``messages`` with every tool result cut to ``keep`` characters (marked as shortened).
 
     Example:
-        >>> [m.content for m in shorten_tool_results([ToolMessage("x" * 10, tool_call_id="1")], 4)]
-        ['xxxx… [shortened to fit the model's context]']
+        >>> print(shorten_tool_results([ToolMessage("x" * 10, tool_call_id="1")], 4)[0].content)
+        xxxx… [shortened to fit the model's context]
     """
     out: list[BaseMessage] = []
     for m in messages:
