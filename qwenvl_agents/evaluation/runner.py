@@ -26,7 +26,7 @@ from qwenvl_agents.evaluation.cases import EvalCase
 from qwenvl_agents.evaluation.fields import compare_fields, expected_fields
 from qwenvl_agents.evaluation.scoring import score_answer
 from qwenvl_agents.retrieval import SEARCH_MODES, PageSearch, SearchFilters, SearchMode
-from qwenvl_agents.store.records import page_id
+from qwenvl_agents.store.records import page_id, parse_record_id
 from qwenvl_agents.types import KeyFields
 
 if TYPE_CHECKING:
@@ -322,7 +322,7 @@ def _document_id(path: Path) -> str:
 def _citation(search: PageSearch, record_id: str) -> str:
     row = search.catalog.position.get(record_id)
     name = search.catalog.column("name")[row] if row is not None else record_id
-    return f"[{name}, p. {int(record_id.rsplit(':p', 1)[1])}]"
+    return f"[{name}, p. {parse_record_id(record_id)[1]}]"
 
 
 def _document_fields(search: PageSearch, document_id: str) -> KeyFields:

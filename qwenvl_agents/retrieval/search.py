@@ -27,6 +27,7 @@ from qwenvl_agents.retrieval.filters import ResolvedFilters, SearchFilters
 from qwenvl_agents.retrieval.fusion import FusionWeights, fuse, identifier_tokens, page_references, pin
 from qwenvl_agents.retrieval.snippets import best_snippet
 from qwenvl_agents.store.lexical import LexicalIndex
+from qwenvl_agents.store.records import page_record_id
 from qwenvl_agents.types import RetrievedPage
 
 if TYPE_CHECKING:
@@ -202,10 +203,11 @@ class PageSearch:
         fetch = int(depth * 2 / share * 1.5)
         if fetch <= _OVERFETCH_MAX:
             position = catalog.position
+            # A record whose page the catalog does not know yet (written since it was built) is left out.
             kept = [
                 (rid, score)
                 for rid, score in self.index.dense_ids(query, k=fetch)
-                if mask[position.get(rid.rsplit(":c", 1)[0], -1)]
+                if (row := position.get(page_record_id(rid))) is not None and mask[row]
             ]
             pages = _pages(kept, depth)
             if len(pages) >= min(need, len(rows)):
@@ -239,7 +241,7 @@ class PageSearch:
 
 
 def _pages(hits: list[tuple[str, float]], depth: int) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(rid.rsplit(":c", 1)[0] for rid, _ in hits))[:depth]
+    return tuple(dict.fromkeys(page_record_id(rid) for rid, _ in hits))[:depth]
 
 
 def _retrieved(

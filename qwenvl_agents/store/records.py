@@ -77,6 +77,16 @@ def chunk_id(document_id: str, page: int, chunk: int) -> str:
     return f"{page_id(document_id, page)}:c{chunk:03d}"
 
 
+def page_record_id(record_id: str) -> str:
+    """The id of the page record a record belongs to: itself for a page, its page for a chunk.
+
+    Example:
+        >>> page_record_id("abababababababababababab:p00003:c001")
+        'abababababababababababab:p00003'
+    """
+    return record_id.rsplit(":c", 1)[0]
+
+
 def parse_record_id(record_id: str) -> tuple[str, int, int | None]:
     """``(document id prefix, page, chunk or None)`` of a record id."""
     match = _RECORD_ID.match(record_id)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from qwenvl_agents.store.records import RecordType, Scalar
+from qwenvl_agents.store.records import RecordType, Scalar, page_record_id
 from qwenvl_agents.types import KeyFields, LineItem, PageExtraction, StoredImage, Table
 
 
@@ -90,7 +90,7 @@ class StoredPage:
     @property
     def page_record_id(self) -> str:
         """Id of the page record (itself for a page; the page it belongs to for a chunk)."""
-        return self.id.rsplit(":c", 1)[0] if self.record_type == "chunk" else self.id
+        return page_record_id(self.id)
 
     @property
     def name(self) -> str:

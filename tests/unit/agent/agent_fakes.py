@@ -24,7 +24,22 @@ def answer(text: str, citations: Sequence[tuple[str, int]] = (), found: bool = T
     return call("answer", text=text, citations=[{"document": d, "page": p} for d, p in citations], found=found)
 
 
-class ScriptedChatModel(GenericFakeChatModel):
+class StreamingFake(GenericFakeChatModel):
+    """A fake chat model that streams its answer like a real server (see :func:`stream_message`)."""
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        message = self._generate(messages, stop=stop, run_manager=run_manager, **kwargs).generations[0].message
+        assert isinstance(message, AIMessage)
+        yield from stream_message(message, run_manager)
+
+
+class ScriptedChatModel(StreamingFake):
     """Answers with the scripted messages in order; records every prompt and every ``bind_tools`` call.
 
     Streams like a real server (see :func:`stream_message`).
@@ -53,17 +68,6 @@ class ScriptedChatModel(GenericFakeChatModel):
     ) -> ChatResult:
         self.prompts.append(list(messages))
         return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
-
-    def _stream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> Iterator[ChatGenerationChunk]:
-        message = self._generate(messages, stop=stop, run_manager=run_manager, **kwargs).generations[0].message
-        assert isinstance(message, AIMessage)
-        yield from stream_message(message, run_manager)
 
 
 def stream_message(message: AIMessage, run_manager: CallbackManagerForLLMRun | None) -> Iterator[ChatGenerationChunk]:
@@ -101,7 +105,7 @@ def stream_message(message: AIMessage, run_manager: CallbackManagerForLLMRun | N
         yield chunk
 
 
-class RecordingVision(GenericFakeChatModel):
+class RecordingVision(StreamingFake):
     """A vision model that records the messages it is shown and answers with ``reply`` (or raises ``error``)."""
 
     reply: str = "The page shows a total of USD 2,587.72."
@@ -123,17 +127,6 @@ class RecordingVision(GenericFakeChatModel):
             [AIMessage(self.reply, usage_metadata={"input_tokens": 100, "output_tokens": 10, "total_tokens": 110})]
         )
         return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
-
-    def _stream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> Iterator[ChatGenerationChunk]:
-        message = self._generate(messages, stop=stop, run_manager=run_manager, **kwargs).generations[0].message
-        assert isinstance(message, AIMessage)
-        yield from stream_message(message, run_manager)
 
 
 def image_parts(message: BaseMessage) -> list[dict[str, Any]]:
