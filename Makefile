@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-install
-APT_PACKAGES := libreoffice-impress libreoffice-writer libreoffice-calc poppler-utils fonts-wqy-microhei fonts-dejavu-core
+APT_PACKAGES := chromium libreoffice-impress libreoffice-writer libreoffice-calc poppler-utils fonts-wqy-microhei fonts-dejavu-core
 VLLM_PORT ?= 8765
 TORCH_VERSION ?= 2.13.0
 STUDIO_PORT ?= 2024
@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[all,embeddings,studio,test]'
 	@touch $@
 
-system-deps: ## Install LibreOffice, poppler-utils and fonts from Debian (needs root), if missing
+system-deps: ## Install LibreOffice, Chromium, poppler-utils and fonts from Debian (needs root), if missing
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \

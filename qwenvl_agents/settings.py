@@ -47,6 +47,24 @@ class Settings(BaseSettings):
         ge=1,
         description="The server's --limit-mm-per-prompt image count; checked before a request is sent.",
     )
+    vlm_backend: Literal["openai", "transformers", "vllm"] = Field(
+        default="openai",
+        description=(
+            "openai: a vLLM (or any OpenAI-compatible) server at QWENVL_VLM_BASE_URL; transformers: the model "
+            "loaded in this process with Hugging Face transformers; vllm: vLLM's offline engine in this process. "
+            "The local backends load QWENVL_VLM_MODEL (a hub id or a folder)."
+        ),
+    )
+    vlm_device_map: str = Field(default="auto", description="transformers backend: device_map for the model.")
+    vlm_dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
+        default="auto", description="Local backends: weights dtype (auto: bfloat16 on a GPU, float32 on a CPU)."
+    )
+    vlm_attn_implementation: Literal["auto", "flash_attention_2", "sdpa", "eager"] = Field(
+        default="auto", description="transformers backend: auto uses flash attention 2 when it is installed."
+    )
+    vlm_tensor_parallel_size: int = Field(default=1, ge=1, description="vllm backend: GPUs per model copy.")
+    vlm_max_model_len: int | None = Field(default=None, ge=256, description="vllm backend: context length.")
+    vlm_gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1, description="vllm backend: GPU share.")
     min_pixels: int = Field(default=256 * QWEN_PATCH * QWEN_PATCH, gt=0)
     max_pixels: int = Field(default=1280 * QWEN_PATCH * QWEN_PATCH, gt=0)
     max_aspect_ratio: float = Field(default=200.0, gt=1)

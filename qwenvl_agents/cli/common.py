@@ -20,6 +20,8 @@ app = typer.Typer(
 )
 vlm_app = typer.Typer(help="Work with the vision-language model server.", no_args_is_help=True)
 app.add_typer(vlm_app, name="vlm")
+video_app = typer.Typer(help="Ask about videos, search them, and watch them for something.", no_args_is_help=True)
+app.add_typer(video_app, name="video")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object per line, for scripts.")]
 
