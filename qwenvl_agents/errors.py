@@ -58,3 +58,11 @@ class VLMConnectionError(VLMError):
 
 class VLMRequestError(VLMError):
     """The server refused a request (bad request, too many images, prompt too long, unknown model)."""
+
+
+class ImageInputError(DocumentError):
+    """An image given to the model (path, URL, bytes or data URL) could not be read.
+
+    ``source`` names the input (a long data URL is shortened), ``reason`` says what went wrong: a missing
+    file, an HTTP status, a URL that did not answer in time, bytes that are not an image, a size limit.
+    """

@@ -4,10 +4,12 @@ import io
 import pytest
 from PIL import Image
 
+from qwenvl_agents.errors import ImageInputError
 from qwenvl_agents.vlm.images import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_MIN_PIXELS,
     cap_aspect_ratio,
+    image_name,
     load_image,
     prepare_image,
     smart_resize,
@@ -88,6 +90,59 @@ def test_exif_orientation_is_applied(tmp_path) -> None:
     assert load_image(path).size == (100, 200)
 
 
-def test_url_is_not_fetched() -> None:
-    with pytest.raises(ValueError, match="not fetched"):
-        load_image("https://example.com/a.png")
+def test_missing_path_and_folder_are_named(tmp_path) -> None:
+    missing = tmp_path / "nowhere.png"
+    with pytest.raises(ImageInputError, match=r"nowhere\.png: no such file") as info:
+        load_image(missing)
+    assert info.value.source == str(missing)
+    with pytest.raises(ImageInputError, match="is a folder"):
+        load_image(str(tmp_path))
+
+
+def test_bytes_and_files_that_are_not_images(tmp_path) -> None:
+    with pytest.raises(ImageInputError, match=r"<11 bytes>: is not an image"):
+        load_image(b"hello world")
+    with pytest.raises(ImageInputError, match="is empty"):
+        load_image(b"")
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture")
+    with pytest.raises(ImageInputError, match=r"notes\.png: is not an image"):
+        prepare_image(text)
+
+
+def test_truncated_image_file_is_a_clear_error(tmp_path) -> None:
+    buf = io.BytesIO()
+    Image.effect_noise((300, 300), 80).convert("RGB").save(buf, "PNG")
+    path = tmp_path / "cut.png"
+    path.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    with pytest.raises(ImageInputError, match=r"cut\.png: cannot be decoded"):
+        load_image(path)
+
+
+def test_bad_data_url_message_does_not_carry_the_whole_url() -> None:
+    url = "data:image/png;base64," + base64.b64encode(b"garbage" * 2000).decode()
+    with pytest.raises(ImageInputError) as info:
+        load_image(url)
+    message = str(info.value)
+    assert "is not an image" in message
+    assert len(message) < 200 and f"({len(url)} chars)" in message
+    assert image_name(url).startswith("data:image/png;base64,")
+
+
+def test_file_url_is_a_path(tmp_path) -> None:
+    path = tmp_path / "a b.png"
+    Image.new("RGB", (60, 40), "red").save(path)
+    assert load_image(path.as_uri()).size == (60, 40)
+    assert prepare_image(path.as_uri()).source == path.as_uri()
+    with pytest.raises(ImageInputError, match="no such file"):
+        load_image((tmp_path / "gone.png").as_uri())
+    with pytest.raises(ImageInputError, match="unsupported URL scheme 'ftp'"):
+        load_image("ftp://example.org/a.png")
+
+
+def test_pixel_guard_refuses_before_decoding(tmp_path) -> None:
+    path = tmp_path / "wide.png"
+    Image.new("L", (2000, 1000)).save(path)
+    with pytest.raises(ImageInputError, match="max_image_pixels=1,000,000"):
+        load_image(path, max_image_pixels=1_000_000)
+    assert load_image(path, max_image_pixels=2_000_000).size == (2000, 1000)
