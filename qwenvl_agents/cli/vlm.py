@@ -1,13 +1,23 @@
-"""``qwenvl vlm ...``: the vision-language model server."""
+"""``qwenvl vlm ...``: the vision-language model server.
+
+``check`` checks the configured server(s); ``ask`` asks about zero or more images in one prompt (files or
+URLs), streamed or not, with token usage and each image's visual tokens in ``--json``.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from qwenvl_agents.cli.common import JsonFlag, _emit, _err, vlm_app
 from qwenvl_agents.settings import Settings
+
+if TYPE_CHECKING:
+    from langchain_core.messages import AIMessage, BaseMessage
+
+    from qwenvl_agents.vlm import VLMClient
+    from qwenvl_agents.vlm.images import PreparedImage
 
 
 @vlm_app.command("check")
@@ -42,3 +52,139 @@ def vlm_check(
         else:
             _err(f"✗ {step.name}: {step.detail}")
     raise typer.Exit(0 if report.ok else 1)
+
+
+ImageOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--image", "-i", help="An image file, http(s):// or file:// URL (repeatable: several images, one prompt)."
+    ),
+]
+
+
+def _client_or_exit(base_url: str | None, model: str | None, as_json: bool) -> VLMClient:
+    from qwenvl_agents.errors import VLMError
+    from qwenvl_agents.vlm import VLMClient
+
+    overrides = {k: v for k, v in {"vlm_base_url": base_url, "vlm_model": model}.items() if v}
+    try:
+        return VLMClient.from_settings(Settings(**overrides))  # type: ignore[arg-type]
+    except VLMError as exc:
+        _fail(str(exc), as_json)
+        raise AssertionError("unreachable") from exc
+
+
+def _fail(message: str, as_json: bool, **extra: Any) -> NoReturn:
+    if as_json:
+        _emit({"type": "error", "error": message, **extra})
+    else:
+        _err(f"error: {message}")
+    raise typer.Exit(1)
+
+
+def _image_record(p: PreparedImage) -> dict[str, Any]:
+    return {
+        "source": p.source,
+        "width": p.width,
+        "height": p.height,
+        "original_width": p.original_width,
+        "original_height": p.original_height,
+        "visual_tokens": p.tokens,
+    }
+
+
+@vlm_app.command("ask")
+def vlm_ask(
+    prompt: Annotated[str, typer.Argument(help="The question or instruction.")],
+    image: ImageOpt = None,
+    system: Annotated[str | None, typer.Option(help="A system message.")] = None,
+    max_tokens: Annotated[int, typer.Option(min=1, help="Most tokens in the answer.")] = 512,
+    temperature: Annotated[float, typer.Option(min=0.0, max=2.0, help="Sampling temperature (0: greedy).")] = 0.0,
+    stream: Annotated[bool, typer.Option("--stream", help="Print the answer as it is generated.")] = False,
+    as_json: JsonFlag = False,
+    base_url: Annotated[
+        str | None, typer.Option(help="Endpoint(s), comma-separated (default: QWENVL_VLM_BASE_URL).")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Model name (default: QWENVL_VLM_MODEL).")] = None,
+) -> None:
+    """Ask the model about zero or more images in one prompt.
+
+    qwenvl vlm ask -i before.jpg -i https://example.org/after.jpg "What changed between these pictures?"
+
+    Images are sized within QWENVL_MIN_PIXELS/QWENVL_MAX_PIXELS on this machine (URLs are fetched here). With
+    QWENVL_VLM_MAX_IMAGES_PER_PROMPT set, too many images are refused before anything is sent. --json prints
+    one object: answer, token usage, model, and each image's size and visual tokens (with --stream, a
+    {"type": "token"} line per piece first).
+    """
+    from langchain_core.messages import SystemMessage
+
+    from qwenvl_agents.errors import QwenVLError, VLMError
+    from qwenvl_agents.vlm import explain_error
+
+    sources = list(image or [])
+    client = _client_or_exit(base_url, model, as_json)
+    with client:
+        try:
+            client.check_image_count(len(sources))
+        except VLMError as exc:
+            _fail(str(exc), as_json)
+        prepared: list[PreparedImage] = []
+        problems: list[str] = []
+        for source in sources:  # every unreadable image is reported, not only the first
+            try:
+                prepared.append(client.prepare(source))
+            except QwenVLError as exc:
+                problems.append(str(exc))
+        if problems:
+            _fail("; ".join(problems), as_json, images=len(sources), unreadable=len(problems))
+        messages: list[BaseMessage] = [SystemMessage(system)] if system else []
+        messages.append(client.message(prompt, prepared))
+        chat = client.chat_model(max_tokens=max_tokens, temperature=temperature, stream_usage=True)
+        try:
+            answer = _stream(chat, messages, as_json) if stream else chat.invoke(messages)
+        except Exception as exc:  # explained: unreachable server, too many images, prompt too long
+            _fail(str(explain_error(exc, client.base_urls)), as_json)
+    text = answer.text
+    usage = dict(answer.usage_metadata or {})
+    usage = {k: usage.get(k, 0) for k in ("input_tokens", "output_tokens", "total_tokens")}
+    finish = answer.response_metadata.get("finish_reason")
+    if as_json:
+        _emit(
+            {
+                "type": "answer",
+                "answer": text,
+                "model": client.model,
+                "finish_reason": finish,
+                "usage": usage,
+                "images": [_image_record(p) for p in prepared],
+            }
+        )
+        return
+    if stream:
+        typer.echo()
+    else:
+        typer.echo(text)
+    shown = ", ".join(f"{p.source} {p.width}x{p.height} = {p.tokens} tokens" for p in prepared)
+    summary = f"{usage['input_tokens']} input + {usage['output_tokens']} output tokens"
+    typer.secho(f"[{client.model}: {summary}{'; images: ' + shown if shown else ''}]", err=True, dim=True)
+
+
+def _stream(chat: Any, messages: list[BaseMessage], as_json: bool) -> AIMessage:
+    from langchain_core.messages import AIMessage, AIMessageChunk
+
+    total: AIMessageChunk | None = None
+    for chunk in chat.stream(messages):
+        piece = chunk.text
+        if piece:
+            if as_json:
+                _emit({"type": "token", "text": piece})
+            else:
+                typer.echo(piece, nl=False)
+        total = chunk if total is None else total + chunk
+    if total is None:
+        return AIMessage(content="")
+    return AIMessage(
+        content=total.content,
+        usage_metadata=total.usage_metadata,
+        response_metadata=total.response_metadata,
+    )

@@ -8,6 +8,7 @@ messages a person can act on, and checks that a server is usable.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,12 +18,14 @@ import httpx2
 import openai
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
-from PIL import Image
 
 from qwenvl_agents.errors import VLMConnectionError, VLMError, VLMRequestError
 from qwenvl_agents.settings import Settings
 from qwenvl_agents.vlm.images import (
+    DEFAULT_FETCH_MAX_BYTES,
+    DEFAULT_FETCH_TIMEOUT,
     DEFAULT_MAX_ASPECT_RATIO,
+    DEFAULT_MAX_IMAGE_PIXELS,
     DEFAULT_MAX_PIXELS,
     DEFAULT_MIN_PIXELS,
     ImageInput,
@@ -32,8 +35,8 @@ from qwenvl_agents.vlm.images import (
 from qwenvl_agents.vlm.transport import AsyncSpreadingTransport, EndpointPool, SpreadingTransport
 
 _START_HINT = (
-    "start one with e.g. `python -m vllm.entrypoints.openai.api_server --model Qwen/Qwen2.5-VL-7B-Instruct "
-    "--limit-mm-per-prompt '{\"image\": 4}'`, or point QWENVL_VLM_BASE_URL at a running one"
+    "run `qwenvl serve` for the vLLM command that fits your GPUs (e.g. `vllm serve Qwen/Qwen2.5-VL-7B-Instruct "
+    "--limit-mm-per-prompt '{\"image\": 4}'`), or point QWENVL_VLM_BASE_URL at a running server"
 )
 
 
@@ -110,13 +113,24 @@ class VLMClient:
     """Talks to Qwen2.5-VL behind one or more vLLM OpenAI-compatible endpoints.
 
     ``chat_model()`` is a plain LangChain ``ChatOpenAI`` (use it with ``.invoke``, ``.stream``,
-    ``.with_structured_output``, ``.bind_tools``) whose HTTP requests are spread over every endpoint.
-    ``ask()`` is the short path: a prompt plus images in, an ``AIMessage`` out, errors explained.
+    ``.batch``, ``.with_structured_output``, ``.bind_tools``) whose HTTP requests are spread over every
+    endpoint. ``ask()`` is the short path: a prompt plus images in, an ``AIMessage`` out, errors explained.
+
+    Images are paths, http(s)/file URLs, bytes, data URLs or PIL images, several per prompt. URLs are
+    fetched here (``image_fetch_timeout`` seconds, ``image_max_bytes``) so every image is sized within
+    the pixel budget before it is sent. With ``max_images_per_prompt`` set (vLLM's
+    ``--limit-mm-per-prompt``), a prompt with more images is refused before anything is sent.
 
     Example (needs a running server):
         >>> client = VLMClient(["http://127.0.0.1:8000/v1"], "Qwen/Qwen2.5-VL-7B-Instruct")  # doctest: +SKIP
         >>> client.ask("What is the invoice total?", ["page-1.png"]).content  # doctest: +SKIP
         'The total is 717.97 EUR.'
+        >>> pictures = ["before.jpg", "https://example.org/after.jpg"]
+        >>> client.ask("What changed between these pictures?", pictures).content  # doctest: +SKIP
+        'A ladder now blocks the exit.'
+        >>> # many prompts at once, one error per failed prompt instead of an exception:
+        >>> msgs = [[client.message("Describe it.", [p])] for p in ["a.png", "b.png"]]  # doctest: +SKIP
+        >>> client.chat_model().batch(msgs, return_exceptions=True)  # doctest: +SKIP
     """
 
     def __init__(
@@ -131,6 +145,9 @@ class VLMClient:
         min_pixels: int = DEFAULT_MIN_PIXELS,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         max_aspect_ratio: float = DEFAULT_MAX_ASPECT_RATIO,
+        image_fetch_timeout: float = DEFAULT_FETCH_TIMEOUT,
+        image_max_bytes: int = DEFAULT_FETCH_MAX_BYTES,
+        max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
     ) -> None:
         if not base_urls:
             raise VLMConnectionError(f"no VLM server configured: set QWENVL_VLM_BASE_URL; {_START_HINT}")
@@ -141,6 +158,9 @@ class VLMClient:
         self.max_retries = max_retries
         self.max_images_per_prompt = max_images_per_prompt
         self.min_pixels, self.max_pixels, self.max_aspect_ratio = min_pixels, max_pixels, max_aspect_ratio
+        self.image_fetch_timeout = image_fetch_timeout
+        self.image_max_bytes = image_max_bytes
+        self.max_image_pixels = max_image_pixels
         self.pool = EndpointPool(self.base_urls)
         # A pool large enough for vLLM's batch: the default of 100 connections would cap concurrency.
         limits = httpx2.Limits(max_connections=512, max_keepalive_connections=128)
@@ -171,6 +191,10 @@ class VLMClient:
             "min_pixels": s.min_pixels,
             "max_pixels": s.max_pixels,
             "max_aspect_ratio": s.max_aspect_ratio,
+            # QWENVL_IMAGE_FETCH_TIMEOUT once Settings has it; the default until then.
+            "image_fetch_timeout": getattr(s, "image_fetch_timeout", DEFAULT_FETCH_TIMEOUT),
+            "image_max_bytes": s.download_max_bytes,
+            "max_image_pixels": s.max_image_pixels,
         }
         kwargs.update(overrides)
         return cls(s.vlm_base_urls, s.vlm_model, **kwargs)
@@ -190,32 +214,58 @@ class VLMClient:
         params.update(kwargs)
         return ChatOpenAI(**params)
 
-    def prepare(self, image: ImageInput | Image.Image) -> PreparedImage:
-        """Size and encode one image within this client's pixel budget."""
+    def prepare(self, image: ImageInput | PreparedImage) -> PreparedImage:
+        """Size and encode one image within this client's pixel budget (URLs are fetched here).
+
+        Raises :class:`~qwenvl_agents.errors.ImageInputError` naming an input that cannot be read.
+        An already prepared image is returned as it is.
+        """
+        if isinstance(image, PreparedImage):
+            return image
         return prepare_image(
             image,
             min_pixels=self.min_pixels,
             max_pixels=self.max_pixels,
             max_aspect_ratio=self.max_aspect_ratio,
+            fetch_timeout=self.image_fetch_timeout,
+            max_bytes=self.image_max_bytes,
+            max_image_pixels=self.max_image_pixels,
         )
 
-    def message(self, prompt: str, images: Sequence[ImageInput] = ()) -> HumanMessage:
+    def check_image_count(self, count: int) -> None:
+        """Raise :class:`VLMRequestError` when ``count`` images are more than the server takes in one prompt.
+
+        >>> VLMClient(["http://gpu:8000/v1"], "m", max_images_per_prompt=4).check_image_count(5)
+        Traceback (most recent call last):
+        ...
+        qwenvl_agents.errors.VLMRequestError: 5 images in one prompt, but the server accepts at most 4 \
+(QWENVL_VLM_MAX_IMAGES_PER_PROMPT=4, vLLM's --limit-mm-per-prompt '{"image": 4}'); send them in smaller \
+groups, or start vLLM with a higher limit and raise QWENVL_VLM_MAX_IMAGES_PER_PROMPT
+        """
+        limit = self.max_images_per_prompt
+        if limit is not None and count > limit:
+            raise VLMRequestError(
+                f"{count} images in one prompt, but the server accepts at most {limit} "
+                f"(QWENVL_VLM_MAX_IMAGES_PER_PROMPT={limit}, vLLM's --limit-mm-per-prompt '{{\"image\": {limit}}}'); "
+                "send them in smaller groups, or start vLLM with a higher limit and raise "
+                "QWENVL_VLM_MAX_IMAGES_PER_PROMPT"
+            )
+
+    def message(self, prompt: str, images: Sequence[ImageInput | PreparedImage] = ()) -> HumanMessage:
         """A user message holding the images (each sized for Qwen2.5-VL) followed by the prompt.
 
-        Raises :class:`VLMRequestError` before anything is sent when there are more images than the
-        server accepts per prompt (``max_images_per_prompt``).
+        Raises :class:`VLMRequestError` before any image is read or anything is sent when there are more
+        images than the server accepts per prompt (``max_images_per_prompt``), and
+        :class:`~qwenvl_agents.errors.ImageInputError` for an image that cannot be read.
         """
-        if self.max_images_per_prompt is not None and len(images) > self.max_images_per_prompt:
-            raise VLMRequestError(
-                f"{len(images)} images in one prompt, but the server accepts at most "
-                f"{self.max_images_per_prompt} (QWENVL_VLM_MAX_IMAGES_PER_PROMPT / vLLM --limit-mm-per-prompt); "
-                "send them in smaller groups"
-            )
+        self.check_image_count(len(images))
         parts: list[str | dict[str, Any]] = [self.prepare(img).content_part() for img in images]
         parts.append({"type": "text", "text": prompt})
         return HumanMessage(content=parts)
 
-    def _conversation(self, prompt: str, images: Sequence[ImageInput], system: str | None) -> list[BaseMessage]:
+    def _conversation(
+        self, prompt: str, images: Sequence[ImageInput | PreparedImage], system: str | None
+    ) -> list[BaseMessage]:
         messages: list[BaseMessage] = [SystemMessage(system)] if system else []
         messages.append(self.message(prompt, images))
         return messages
@@ -223,12 +273,16 @@ class VLMClient:
     def ask(
         self,
         prompt: str,
-        images: Sequence[ImageInput] = (),
+        images: Sequence[ImageInput | PreparedImage] = (),
         *,
         system: str | None = None,
         **kwargs: Any,
     ) -> AIMessage:
-        """Ask one question about zero or more images; keyword arguments go to ``ChatOpenAI``."""
+        """Ask one question about zero or more images; keyword arguments go to ``ChatOpenAI``.
+
+        Raises :class:`VLMError` (explained) when the server cannot answer, and
+        :class:`~qwenvl_agents.errors.ImageInputError` when an image cannot be read.
+        """
         messages = self._conversation(prompt, images, system)
         try:
             result = self.chat_model(**kwargs).invoke(messages)
@@ -240,13 +294,14 @@ class VLMClient:
     async def aask(
         self,
         prompt: str,
-        images: Sequence[ImageInput] = (),
+        images: Sequence[ImageInput | PreparedImage] = (),
         *,
         system: str | None = None,
         **kwargs: Any,
     ) -> AIMessage:
         """The asynchronous :meth:`ask`."""
-        messages = self._conversation(prompt, images, system)
+        # Fetching URLs and encoding images blocks: keep it off the event loop.
+        messages = await asyncio.to_thread(self._conversation, prompt, images, system)
         try:
             result = await self.chat_model(**kwargs).ainvoke(messages)
         except Exception as exc:
