@@ -132,12 +132,19 @@ def fit_frame(height: int, width: int, min_pixels: int, max_pixels: int) -> tupl
 
     >>> fit_frame(168, 224, 200704, 200704)
     (364, 504)
+    >>> fit_frame(30, 3000, 784, 32 * 784)
+    (28, 896)
     """
     height2, width2 = smart_resize(height, width, min_pixels=min_pixels, max_pixels=max_pixels)
     if height2 * width2 > max_pixels:
         beta = math.sqrt(height * width / max_pixels)
         height2 = max(QWEN_PATCH, math.floor(height / beta / QWEN_PATCH) * QWEN_PATCH)
         width2 = max(QWEN_PATCH, math.floor(width / beta / QWEN_PATCH) * QWEN_PATCH)
+    if height2 * width2 > max_pixels:  # a very elongated frame: its short side is already one patch
+        if height2 >= width2:
+            height2 = max(QWEN_PATCH, max_pixels // width2 // QWEN_PATCH * QWEN_PATCH)
+        else:
+            width2 = max(QWEN_PATCH, max_pixels // height2 // QWEN_PATCH * QWEN_PATCH)
     return height2, width2
 
 
