@@ -1,0 +1,104 @@
+"""``qwenvl video detect``: watch videos for one thing and say when it first appears.
+
+Each video is sampled (one frame per second by default), every frame is judged by the VLM, and the scan
+stops after ``--consecutive`` detections in a row. ``--json`` prints each event as it happens (NDJSON):
+a ``frame`` object per frame, then a ``summary`` per video. Exit status 1 when any video failed.
+
+Example:
+    >>> from typer.testing import CliRunner
+    >>> from qwenvl_agents.cli.common import app
+    >>> "--consecutive" in CliRunner().invoke(app, ["video", "detect", "--help"], terminal_width=200).output
+    True
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from qwenvl_agents.cli.common import JsonFlag, _emit, _err, video_app
+from qwenvl_agents.settings import Settings
+
+if TYPE_CHECKING:
+    from qwenvl_agents.workflows.detector import DetectionSummary, FrameEvent
+
+
+def _frame_line(event: FrameEvent) -> str:
+    head = f"{event.timestamp:7.1f} s"
+    if event.status == "error":
+        return f"{head}  ! error: {event.error}"
+    mark = "✓ seen    " if event.detected else ("· low conf" if event.present else "· not seen")
+    return f"{head}  {mark} ({event.confidence}/10)  {event.description or ''}".rstrip()
+
+
+def _summary_line(summary: DetectionSummary) -> str:
+    if summary.status == "error":
+        return f"{summary.video}: {summary.message} [{summary.frames_checked} frames]"
+    first = f"first at {summary.first_detection:.1f} s" if summary.first_detection is not None else "not found"
+    return f"{summary.video}: {first} — {summary.message} [{summary.frames_checked} frames, {summary.elapsed:.1f} s]"
+
+
+@video_app.command("detect")
+def video_detect(
+    videos: Annotated[list[Path], typer.Argument(help="Video files (mp4, mov, avi, mkv, webm).")],
+    target: Annotated[str, typer.Option("--target", "-t", help="What to look for, e.g. 'a red ball'.")],
+    fps: Annotated[float, typer.Option(min=0.01, help="Frames sampled per second of video.")] = 1.0,
+    clahe: Annotated[bool, typer.Option("--clahe", help="Enhance contrast (CLAHE) before asking.")] = False,
+    consecutive: Annotated[
+        int, typer.Option(min=0, help="Stop after this many detections in a row; 0 scans the whole video.")
+    ] = 2,
+    max_frames: Annotated[int | None, typer.Option(min=1, help="Check at most this many frames per video.")] = None,
+    min_confidence: Annotated[
+        int, typer.Option(min=1, max=10, help="A 'present' answer counts from this confidence (1-10) on.")
+    ] = 1,
+    as_json: JsonFlag = False,
+    base_url: Annotated[
+        str | None, typer.Option(help="Endpoint(s), comma-separated (default: QWENVL_VLM_BASE_URL).")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Model name (default: QWENVL_VLM_MODEL).")] = None,
+) -> None:
+    """Find when TARGET first appears in each video: one structured answer per sampled frame, streamed."""
+    from qwenvl_agents.errors import VLMError
+    from qwenvl_agents.vlm import VLMClient
+    from qwenvl_agents.workflows.detector import DetectionSummary, VideoDetector
+
+    overrides = {k: v for k, v in {"vlm_base_url": base_url, "vlm_model": model}.items() if v}
+    try:
+        client = VLMClient.from_settings(Settings(**overrides))  # type: ignore[arg-type]
+        detector = VideoDetector.from_client(
+            client,
+            target,
+            fps=fps,
+            clahe=clahe,
+            consecutive=consecutive,
+            max_frames=max_frames,
+            min_confidence=min_confidence,
+        )
+    except (VLMError, ValueError) as exc:
+        if as_json:
+            _emit({"type": "error", "error": str(exc)})
+        else:
+            _err(f"error: {exc}")
+        raise typer.Exit(2) from exc
+    failed = 0
+    with client:
+        for video in videos:
+            if not as_json:
+                typer.echo(f"{video}: looking for {detector.target}")
+            for event in detector.stream(video):
+                if as_json:
+                    _emit(event.to_dict())
+                    continue
+                if isinstance(event, DetectionSummary):
+                    line = _summary_line(event)
+                    if event.status == "error":
+                        more = event.error and event.error not in event.message
+                        _err(f"✗ {line}" + (f"\n  {event.error}" if more else ""))
+                    else:
+                        typer.echo(line)
+                else:
+                    typer.echo(_frame_line(event))
+            failed += event.status == "error"
+    raise typer.Exit(1 if failed else 0)
