@@ -53,6 +53,9 @@ def video_detect(
     min_confidence: Annotated[
         int, typer.Option(min=1, max=10, help="A 'present' answer counts from this confidence (1-10) on.")
     ] = 1,
+    thumbnails: Annotated[
+        bool, typer.Option("--thumbnails", help="With --json: a small JPEG data URL of each frame.")
+    ] = False,
     as_json: JsonFlag = False,
     base_url: Annotated[
         str | None, typer.Option(help="Endpoint(s), comma-separated (default: QWENVL_VLM_BASE_URL).")
@@ -75,6 +78,7 @@ def video_detect(
             consecutive=consecutive,
             max_frames=max_frames,
             min_confidence=min_confidence,
+            thumbnails=thumbnails and as_json,
         )
     except (VLMError, ValueError) as exc:
         if as_json:

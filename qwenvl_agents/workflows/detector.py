@@ -1,10 +1,9 @@
 """Watch a video for one thing: sample frames, ask the vision model per frame, stop once it is seen.
 
-:class:`VideoDetector` samples ``fps`` frames per second (one by default) with
-:func:`qwenvl_agents.documents.iter_pages`, optionally enhances contrast (CLAHE on the L channel of LAB),
-sizes each frame within Qwen2.5-VL's pixel budget and asks the chat model for a :class:`FrameAnswer`,
-constrained by its JSON schema and validated again here. It stops after ``consecutive`` detections in a
-row (default 2; 0 or ``None`` scans the whole video).
+:class:`VideoDetector` samples ``fps`` frames per second with :func:`qwenvl_agents.documents.iter_pages`,
+optionally enhances contrast (CLAHE on the L of LAB), sizes each frame within Qwen2.5-VL's pixel budget and
+asks for a :class:`FrameAnswer`, constrained by its JSON schema and validated again here. It stops after
+``consecutive`` detections in a row (default 2; 0 or ``None`` scans the whole video).
 
 ``stream`` / ``astream`` yield a :class:`FrameEvent` per sampled frame as it is judged and a
 :class:`DetectionSummary` last; ``invoke`` / ``ainvoke`` return the summary; ``batch`` / ``abatch`` scan
@@ -31,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import io
 import os
@@ -288,10 +288,12 @@ class _Scan:
 
 
 def _close(pages: Iterator[Any]) -> None:
-    # Releases the video decoder now rather than whenever the generator is collected.
+    # Releases the video decoder now rather than whenever the generator is collected. A scan cancelled while a
+    # worker thread is still decoding cannot close it ("generator already executing"): collection does it then.
     close = getattr(pages, "close", None)
     if close is not None:
-        close()
+        with contextlib.suppress(ValueError):
+            close()
 
 
 class VideoDetector:
@@ -311,7 +313,7 @@ class VideoDetector:
         max_consecutive_errors: end the scan after this many frames in a row whose request failed.
         system_prompt: the instructions sent before each frame; ``None`` or ``""`` sends the question alone.
 
-    Example (the scan itself needs a server):
+    Example (scanning needs a server):
         >>> from langchain_openai import ChatOpenAI
         >>> model = ChatOpenAI(base_url="http://127.0.0.1:8000/v1", api_key="EMPTY", model="Qwen2.5-VL-7B")
         >>> VideoDetector(model, "a red ball", consecutive=3, clahe=True).consecutive
@@ -474,7 +476,7 @@ class VideoDetector:
                     reason = stop
                     break
         finally:
-            await asyncio.to_thread(_close, pages)
+            _close(pages)  # not awaited: a cancelled scan must still get here
         yield scan.summary(reason, error)
 
     def invoke(self, video: VideoInput, *, name: str | None = None) -> DetectionSummary:
