@@ -124,6 +124,7 @@ def test_batch_answers_the_rest_when_one_video_is_undecodable(client: VLMClient,
     assert "cannot be decoded" in answers[1].error
 
 
+@pytest.mark.slow  # subprocesses importing the whole CLI
 def test_cli_ask_json(tmp_path: Path, clip: Path, bad: Path, vllm_server: Any) -> None:
     done = run(
         [
@@ -208,6 +209,7 @@ def test_search_with_the_vlm_describing_frames(tmp_path: Path, clip: Path, vllm_
         assert search.ingestor.index.count() == len(search.ingestor.index.pages_of(result.document_id or ""))
 
 
+@pytest.mark.slow  # subprocesses importing the whole CLI
 def test_cli_search_json(tmp_path: Path, clip: Path, bad: Path) -> None:
     done = run([*VIDEO, "search", str(clip), "object", "--k", "2", "--extractor", "ocr", "--json"], tmp_path)
     assert done.returncode == 0, done.stderr
@@ -219,6 +221,7 @@ def test_cli_search_json(tmp_path: Path, clip: Path, bad: Path) -> None:
     assert "broken.mp4" in json.loads(failed.stdout)["error"]
 
 
+@pytest.mark.slow  # subprocesses importing the whole CLI
 def test_example_video_ask(tmp_path: Path, vllm_server: Any) -> None:
     done = run([str(ROOT / "examples" / "video_ask.py")], tmp_path, vllm_server)
     assert done.returncode == 0, done.stderr
@@ -226,6 +229,7 @@ def test_example_video_ask(tmp_path: Path, vllm_server: Any) -> None:
     assert "frames at 0.0, 1.8, 3.8, 5.8 s" in done.stdout
 
 
+@pytest.mark.slow  # subprocesses importing the whole CLI
 def test_example_video_search_offline_and_with_the_vlm(tmp_path: Path, vllm_server: Any) -> None:
     offline = run([str(ROOT / "examples" / "video_search.py")], tmp_path / "offline")
     assert offline.returncode == 0, offline.stderr
