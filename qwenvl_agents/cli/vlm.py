@@ -188,3 +188,110 @@ def _stream(chat: Any, messages: list[BaseMessage], as_json: bool) -> AIMessage:
         usage_metadata=total.usage_metadata,
         response_metadata=total.response_metadata,
     )
+
+
+def load_schema(spec: str) -> type[Any]:
+    """The inspection schema named on the command line: ``module:Class``, ``file.py:Class`` or ``file.json``."""
+    import importlib
+    import importlib.util
+    import json
+    import sys
+    from pathlib import Path
+
+    from pydantic import BaseModel
+
+    from qwenvl_agents.workflows.inspection import schema_from_json_schema
+
+    if spec.endswith(".json"):
+        path = Path(spec)
+        try:
+            return schema_from_json_schema(json.loads(path.read_text(encoding="utf-8")), name=None)
+        except (OSError, json.JSONDecodeError, ValueError) as exc:
+            raise ValueError(f"{spec}: {exc}") from exc
+    target, _, attr = spec.rpartition(":")
+    if not target or not attr:
+        raise ValueError(f"{spec!r}: give module:Class, path/to/file.py:Class or a JSON-schema file (.json)")
+    try:
+        if target.endswith(".py"):
+            module_spec = importlib.util.spec_from_file_location(Path(target).stem, target)
+            if module_spec is None or module_spec.loader is None or not Path(target).is_file():
+                raise ValueError(f"{target}: no such Python file")
+            module = importlib.util.module_from_spec(module_spec)
+            # Registered first: pydantic resolves postponed annotations through sys.modules.
+            sys.modules[module_spec.name] = module
+            module_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(target)
+    except ImportError as exc:
+        raise ValueError(f"{spec}: cannot import {target} ({exc})") from exc
+    schema = getattr(module, attr, None)
+    if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+        raise ValueError(f"{spec}: {attr} is not a pydantic model class in {target}")
+    return schema
+
+
+@vlm_app.command("inspect")
+def vlm_inspect(
+    images: Annotated[list[str], typer.Argument(help="Image files, folders or http(s) URLs.")],
+    schema: Annotated[
+        str, typer.Option("--schema", "-s", help="The questions: module:Class, file.py:Class or a JSON schema file.")
+    ],
+    instructions: Annotated[str | None, typer.Option(help="Context put before the questions.")] = None,
+    attempts: Annotated[int, typer.Option(min=1, help="Tries per image when the answer is invalid.")] = 2,
+    concurrency: Annotated[int, typer.Option(min=1, help="Images in flight at once.")] = 8,
+    max_tokens: Annotated[int, typer.Option(min=16, help="Most tokens in one answer.")] = 512,
+    as_json: JsonFlag = False,
+    base_url: Annotated[
+        str | None, typer.Option(help="Endpoint(s), comma-separated (default: QWENVL_VLM_BASE_URL).")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Model name (default: QWENVL_VLM_MODEL).")] = None,
+) -> None:
+    """Answer a fixed schema of questions about each image: one validated answer per image.
+
+    qwenvl vlm inspect --schema myapp.checks:SafetyReport photos/ https://cams.example.org/gate.jpg
+
+    Each field of the schema is a question (its description); the answer follows the schema's JSON schema and
+    is validated. Lines come as images finish; an image that cannot be read or answered gets an error line
+    and the others go on. Exit status 1 when any image failed.
+    """
+    from pathlib import Path
+
+    from qwenvl_agents.workflows.inspection import VisualInspector
+
+    try:
+        model_class = load_schema(schema)
+    except ValueError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(2) from exc
+    inputs: list[str] = []
+    for item in images:
+        path = Path(item)
+        if "://" not in item and path.is_dir():
+            inputs += [str(p) for p in sorted(path.iterdir()) if p.suffix.lower() in _IMAGE_SUFFIXES]
+        else:
+            inputs.append(item)
+    client = _client_or_exit(base_url, model, as_json)
+    failed = 0
+    with client:
+        inspector = VisualInspector.from_client(
+            client,
+            model_class,
+            instructions=instructions,
+            attempts=attempts,
+            max_concurrency=concurrency,
+            max_tokens=max_tokens,
+        )
+        for _, result in inspector.batch_as_completed(inputs):
+            failed += not result.ok
+            if as_json:
+                _emit({"type": "inspection", **result.to_dict()})
+            elif result.answer is not None:
+                typer.echo(f"✓ {result.image}: {result.answer.model_dump_json()}")
+            else:
+                _err(f"✗ {result.image}: {result.error}")
+    if not as_json:
+        typer.secho(f"{len(inputs) - failed} of {len(inputs)} images answered", err=True, dim=True)
+    raise typer.Exit(1 if failed or not inputs else 0)
+
+
+_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}

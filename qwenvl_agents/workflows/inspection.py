@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from qwenvl_agents.errors import QwenVLError
 from qwenvl_agents.extract.chat import content_text, usage_tokens
@@ -371,6 +371,64 @@ class VisualInspector(Generic[S]):
         async for i, result in self.abatch_as_completed(images):
             results[i] = result
         return [results[i] for i in range(len(results))]
+
+
+_JSON_TYPES: dict[str, Any] = {"string": str, "boolean": bool, "integer": int, "number": float}
+_LIMITS = {
+    "maxLength": "max_length",
+    "minLength": "min_length",
+    "minimum": "ge",
+    "maximum": "le",
+    "maxItems": "max_length",
+    "minItems": "min_length",
+}
+
+
+def schema_from_json_schema(json_schema: dict[str, Any], name: str | None = None) -> type[BaseModel]:
+    """A pydantic model for a JSON schema of questions (flat: enums, strings, booleans, numbers, lists).
+
+    For schemas kept as JSON files (``qwenvl vlm inspect --schema questions.json``).
+
+    >>> Model = schema_from_json_schema({"title": "Smoke", "type": "object", "required": ["smoke"],
+    ...     "properties": {"smoke": {"enum": ["yes", "no"], "description": "Smoke?"}, "note": {"type": "string"}}})
+    >>> Model.model_validate({"smoke": "no"})
+    Smoke(smoke='no', note=None)
+    >>> Model.model_fields["smoke"].description
+    'Smoke?'
+    """
+    from pydantic import create_model
+
+    properties = json_schema.get("properties")
+    if not isinstance(properties, dict) or not properties:
+        raise ValueError("the JSON schema has no 'properties': give one property per question")
+    defs = json_schema.get("$defs", {})
+    required = set(json_schema.get("required", []))
+    fields: dict[str, Any] = {}
+    for key, node in properties.items():
+        annotation = _annotation(node, defs, key)
+        limits = {ours: node[theirs] for theirs, ours in _LIMITS.items() if theirs in node}
+        if key in required:
+            fields[key] = (annotation, Field(description=node.get("description"), **limits))
+        else:
+            fields[key] = (annotation | None, Field(default=None, description=node.get("description"), **limits))
+    title = re.sub(r"\W", "", str(name or json_schema.get("title") or "Inspection")) or "Inspection"
+    return create_model(title, **fields)
+
+
+def _annotation(node: dict[str, Any], defs: dict[str, Any], key: str) -> Any:
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        node = {**defs.get(ref.rsplit("/", 1)[-1], {}), **node}
+    if "enum" in node:
+        return Literal[tuple(node["enum"])]
+    kind = node.get("type")
+    if kind == "array":
+        return list[_annotation(node.get("items", {}), defs, key)]  # type: ignore[misc]
+    if kind == "object":
+        return dict[str, Any]
+    if kind in _JSON_TYPES:
+        return _JSON_TYPES[kind]
+    raise ValueError(f"question {key!r}: type {kind!r} is not supported (use enum, string, boolean, number, array)")
 
 
 def _unreadable(name: str, exc: Exception) -> str:

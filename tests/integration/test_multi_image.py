@@ -230,21 +230,21 @@ def test_inspection_batch_answers_good_images_and_names_the_bad(vllm_server, ima
     corrupt.write_bytes(images[0].read_bytes()[:60])
     inputs: list[Any] = [images[0], f"{base}/slow.png", corrupt, f"{base}/photo.png"]
     with VLMClient(
-        [vllm_server.base_url], vllm_server.model, max_retries=0, image_fetch_timeout=1.0, **PIXELS
+        [vllm_server.base_url], vllm_server.model, max_retries=0, image_fetch_timeout=3.0, **PIXELS
     ) as client:
         inspector = VisualInspector.from_client(client, SiteCheck, max_tokens=200)
         start = time.monotonic()
         results = inspector.batch(inputs)
         elapsed = time.monotonic() - start
         async_results = asyncio.run(inspector.abatch(inputs))
-    assert [r.status for r in results] == ["ok", "error", "error", "ok"]
-    assert [r.status for r in async_results] == ["ok", "error", "error", "ok"]
+    assert [r.status for r in results] == ["ok", "error", "error", "ok"], [r.error for r in results]
+    assert [r.status for r in async_results] == ["ok", "error", "error", "ok"], [r.error for r in async_results]
     for result in (results[0], results[3]):
         assert isinstance(result.answer, SiteCheck)
         assert SiteCheck.model_validate_json(result.raw or "") == result.answer
         assert result.input_tokens > result.visual_tokens > 0
     assert results[1].error == (
-        f"{base}/slow.png: did not answer within 1 s; check the server or raise QWENVL_IMAGE_FETCH_TIMEOUT"
+        f"{base}/slow.png: did not answer within 3 s; check the server or raise QWENVL_IMAGE_FETCH_TIMEOUT"
     )
     assert results[2].error is not None and results[2].error.startswith(f"{corrupt}: ")
     assert results[1].attempts == results[2].attempts == 0  # nothing was sent for them
@@ -298,3 +298,30 @@ def test_safety_inspection_example(vllm_server, images, tmp_path) -> None:
     records = [json.loads(line) for line in mixed.stdout.splitlines()]
     assert len(records) == len(images) + 1
     assert [r["image"] for r in records if r["status"] == "error"] == ["gone.png"]
+
+
+def test_cli_inspect_with_a_json_schema_file(vllm_server, images, tmp_path) -> None:
+    schema = tmp_path / "questions.json"
+    schema.write_text(
+        json.dumps(
+            {
+                "title": "Check",
+                "type": "object",
+                "required": ["fire", "details"],
+                "properties": {
+                    "fire": {"enum": ["yes", "no", "unsure"], "description": "Is there fire?"},
+                    "details": {"type": "string", "maxLength": 80, "description": "One short sentence."},
+                },
+            }
+        )
+    )
+    args = ["vlm", "inspect", "--json", "--schema", str(schema), "--max-tokens", "120", str(images[0]), "gone.png"]
+    result = qwenvl(args, tmp_path, vllm_server)
+    assert result.returncode == 1  # one image failed
+    records = {r["image"]: r for r in map(json.loads, result.stdout.splitlines())}
+    assert records["gone.png"]["status"] == "error" and "no such file" in records["gone.png"]["error"]
+    answer = records[str(images[0])]
+    assert answer["status"] == "ok" and answer["answer"]["fire"] in ("yes", "no", "unsure")
+    assert len(answer["answer"]["details"]) <= 80
+    bad = qwenvl(["vlm", "inspect", "--schema", "nowhere:Thing", str(images[0])], tmp_path, vllm_server)
+    assert bad.returncode == 2 and "cannot import nowhere" in bad.stderr

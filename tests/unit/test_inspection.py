@@ -17,9 +17,15 @@ from langchain_core.outputs import ChatResult
 from PIL import Image
 from pydantic import BaseModel, Field
 
+from qwenvl_agents.cli.vlm import load_schema
 from qwenvl_agents.types import DocumentInfo, PageImage
 from qwenvl_agents.vlm.images import smart_resize, visual_tokens
-from qwenvl_agents.workflows.inspection import InspectionResult, VisualInspector, input_name
+from qwenvl_agents.workflows.inspection import (
+    InspectionResult,
+    VisualInspector,
+    input_name,
+    schema_from_json_schema,
+)
 
 PIXELS = {"min_pixels": 4 * 784, "max_pixels": 16 * 784}
 
@@ -201,3 +207,52 @@ def test_result_to_dict_is_json_ready() -> None:
 def test_schema_must_be_a_pydantic_model() -> None:
     with pytest.raises(TypeError, match="pydantic BaseModel"):
         VisualInspector(always(reply(GOOD)), dict)  # type: ignore[type-var]
+
+
+def test_json_schema_file_becomes_a_validating_model(tmp_path) -> None:
+    spec = {
+        "title": "Gate check",
+        "type": "object",
+        "required": ["open", "people"],
+        "properties": {
+            "open": {"enum": ["yes", "no", "unsure"], "description": "Is the gate open?"},
+            "people": {"type": "integer", "minimum": 0, "maximum": 50, "description": "How many people?"},
+            "note": {"type": "string", "maxLength": 20},
+        },
+    }
+    model = schema_from_json_schema(spec)
+    assert model.__name__ == "Gatecheck"
+    assert model.model_validate({"open": "no", "people": 3}).model_dump() == {"open": "no", "people": 3, "note": None}
+    for bad in ({"open": "maybe", "people": 3}, {"open": "no", "people": 99}, {"open": "no"}, {"note": "x" * 21}):
+        with pytest.raises(ValueError):
+            model.model_validate(bad)
+    result = VisualInspector(recording(reply({"open": "yes", "people": 2})), model, **PIXELS).invoke(png())
+    assert (
+        result.status == "ok" and "- open: Is the gate open?" in VisualInspector(always(reply("")), model).user_prompt
+    )
+    with pytest.raises(ValueError, match="no 'properties'"):
+        schema_from_json_schema({"type": "object"})
+    path = tmp_path / "gate.json"
+    path.write_text(json.dumps(spec))
+    assert set(load_schema(str(path)).model_fields) == {"open", "people", "note"}
+
+
+def test_schema_named_as_module_or_file(tmp_path) -> None:
+    from qwenvl_agents.extract.schemas import PageReading
+
+    assert load_schema("qwenvl_agents.extract.schemas:PageReading") is PageReading
+    source = tmp_path / "checks.py"
+    source.write_text(
+        "from __future__ import annotations\nfrom typing import Literal\nfrom pydantic import BaseModel\n"
+        "class Door(BaseModel):\n    closed: Literal['yes', 'no']\n"
+    )
+    door = load_schema(f"{source}:Door")
+    assert VisualInspector(always(reply({"closed": "no"})), door, **PIXELS).invoke(png()).status == "ok"
+    for spec, message in [
+        ("qwenvl_agents.extract.schemas", "give module:Class"),
+        ("no_such_module_x:Thing", "cannot import"),
+        (f"{source}:Window", "not a pydantic model"),
+        (f"{tmp_path / 'gone.py'}:Door", "no such Python file"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            load_schema(spec)
