@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from PIL import Image
@@ -287,6 +288,12 @@ class _Scan:
         )  # fmt: skip
 
 
+def _failure(exc: Exception) -> _Failure:
+    if isinstance(exc, OutputParserException | ValidationError):  # a bad answer from a self-parsing model
+        return _Failure(f"invalid answer: {str(exc).splitlines()[0][:300]}", request=False)
+    return _Failure(str(explain_error(exc)), request=True)
+
+
 def _close(pages: Iterator[Any]) -> None:
     # Releases the video decoder now rather than whenever the generator is collected. A scan cancelled while a
     # worker thread is still decoding cannot close it ("generator already executing"): collection does it then.
@@ -300,8 +307,8 @@ class VideoDetector:
     """Finds when ``target`` first appears in a video, judging one sampled frame at a time.
 
     Args:
-        chat_model: any LangChain chat model whose ``with_structured_output(FrameAnswer,
-            method="json_schema", include_raw=True)`` works (``ChatOpenAI`` on vLLM constrains the answer).
+        chat_model: a LangChain chat model with ``with_structured_output(FrameAnswer, method="json_schema")``
+            (``ChatOpenAI`` on vLLM constrains the answer; ``include_raw=True`` is used when supported).
         target: what to look for, in words ("a red ball", "smoke").
         fps: frames sampled per second of video.
         clahe: enhance contrast (CLAHE on lightness) before the model sees a frame.
@@ -359,7 +366,10 @@ class VideoDetector:
         self.thumbnails, self.thumbnail_size = thumbnails, thumbnail_size
         self.max_consecutive_errors = max_consecutive_errors
         self.system_prompt = system_prompt
-        self._structured = chat_model.with_structured_output(FrameAnswer, method="json_schema", include_raw=True)
+        try:
+            self._structured = chat_model.with_structured_output(FrameAnswer, method="json_schema", include_raw=True)
+        except NotImplementedError:  # models that parse themselves (the local backends) raise on a bad answer
+            self._structured = chat_model.with_structured_output(FrameAnswer, method="json_schema")
 
     @classmethod
     def from_client(cls, client: VLMClient, target: str, *, max_tokens: int = 256, **kwargs: Any) -> VideoDetector:
@@ -384,27 +394,18 @@ class VideoDetector:
 
     @staticmethod
     def _judge(result: Any) -> FrameAnswer | _Failure:
-        """Validate what ``with_structured_output(..., include_raw=True)`` returned for one frame."""
-        if isinstance(result, FrameAnswer):
-            return result
-        if not isinstance(result, dict):
-            return _Failure(f"invalid answer: expected a FrameAnswer, got {type(result).__name__}", False)
+        """Validate one frame's structured output; a bad answer raises ``ValidationError``."""
+        if not isinstance(result, dict):  # a model without include_raw has parsed it already
+            return FrameAnswer.model_validate(result)
         raw, parsed = result.get("raw"), result.get("parsed")
         finish = getattr(raw, "response_metadata", {}).get("finish_reason")
-        if finish == "length":
-            return _Failure("invalid answer: cut at the token limit (finish_reason=length)", False)
         if finish not in (None, "stop"):
-            return _Failure(f"invalid answer: the server ended it (finish_reason={finish})", False)
-        if isinstance(parsed, FrameAnswer):
-            return parsed
-        try:
-            if isinstance(parsed, dict):
-                return FrameAnswer.model_validate(parsed)
-            content = getattr(raw, "text", None)
-            return FrameAnswer.model_validate_json(content if isinstance(content, str) else "")
-        except ValidationError as exc:
-            problem = result.get("parsing_error") or exc
-            return _Failure(f"invalid answer: {str(problem).splitlines()[0][:300]}", False)
+            why = "cut at the token limit" if finish == "length" else "ended by the server"
+            return _Failure(f"invalid answer: {why} (finish_reason={finish})", False)
+        if parsed is not None:
+            return FrameAnswer.model_validate(parsed)  # validated again: not every server enforces the schema
+        content = getattr(raw, "text", None)
+        return FrameAnswer.model_validate_json(content if isinstance(content, str) else "")
 
     # --- one video ---------------------------------------------------------------------------------------
 
@@ -446,7 +447,7 @@ class VideoDetector:
                 try:
                     outcome = self._judge(self._structured.invoke(messages))
                 except Exception as exc:
-                    outcome = _Failure(str(explain_error(exc)), request=True)
+                    outcome = _failure(exc)
                 yield scan.frame(item, outcome, thumbnail)
                 if stop := scan.stop_reason():
                     reason = stop
@@ -470,7 +471,7 @@ class VideoDetector:
                 try:
                     outcome = self._judge(await self._structured.ainvoke(messages))
                 except Exception as exc:
-                    outcome = _Failure(str(explain_error(exc)), request=True)
+                    outcome = _failure(exc)
                 yield scan.frame(item, outcome, thumbnail)
                 if stop := scan.stop_reason():
                     reason = stop

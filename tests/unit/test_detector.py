@@ -85,6 +85,16 @@ class FrameFake(BaseChatModel):
         return [m[-1].content[0]["image_url"]["url"] for m in self.prompts]  # type: ignore[index]
 
 
+class SelfParsingFake(FrameFake):
+    """Like the local backends: no ``include_raw``; the parser raises on a bad answer."""
+
+    def with_structured_output(self, schema: Any, *, include_raw: bool = False, **kwargs: Any) -> Any:  # type: ignore[override]
+        if include_raw:
+            raise NotImplementedError("include_raw=True is not supported")
+        self.methods.append(kwargs.get("method"))
+        return self | PydanticOutputParser(pydantic_object=schema)
+
+
 @pytest.fixture(scope="module")
 def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_video(tmp_path_factory.mktemp("v") / "clip.mp4", seconds=8, fps=2.0, appears_at=3.0)
@@ -155,6 +165,16 @@ def test_low_confidence_and_schema_violations(video: Path) -> None:
 def test_an_answer_cut_at_the_token_limit_is_an_error(video: Path) -> None:
     events = frames(list(detector(FrameFake(default=YES, finish_reason="length"), max_frames=2).stream(video)))
     assert all(e.status == "error" and "token limit" in (e.error or "") for e in events)
+
+
+def test_a_self_parsing_model_works_and_its_bad_answers_are_not_server_failures(video: Path) -> None:
+    fake = SelfParsingFake(default="garbage", answers={1.0: YES, 2.0: YES})
+    events = list(detector(fake, consecutive=0, max_frames=5).stream(video))
+    assert [f.status for f in frames(events)] == ["error", "ok", "ok", "error", "error"]
+    assert "invalid answer" in (frames(events)[0].error or "") and fake.methods == ["json_schema"]
+    summary = events[-1]
+    assert isinstance(summary, DetectionSummary)
+    assert (summary.reason, summary.detections, summary.errors) == ("max_frames", (1.0, 2.0), 3)
 
 
 def test_an_unreachable_server_ends_the_scan(video: Path) -> None:
