@@ -64,6 +64,30 @@ seller（销售方），buyer（购买方），currency（ISO 4217 代码，如 
 - other：其他页面给出标题、一句话摘要和命名实体（机构、人名、地点、产品）。否则为 null。
 页面上没有印出或无法确定的值一律用 null，不要猜测。"""
 
+# A video frame is a scene, not a document: "all text, do not describe the layout" would leave a frame
+# without text empty, and video search finds moments by what the frame shows.
+USER_FRAME_EN = """\
+This image is a frame of a video. Answer with one JSON object:
+- page_kind: figure.
+- language: the ISO 639-1 code of any text shown, or null.
+- markdown: describe what is visible: the scene, the people and objects with their colours, positions and \
+what they are doing, then any text shown, copied exactly.
+- tables: any table shown, else an empty list.
+- invoice: null. slide: null.
+- other: a short title, a one-sentence summary of the moment and the named entities (organisations, people, \
+places, products).
+Describe only what is visible; never guess."""
+
+USER_FRAME_ZH = """\
+这是视频中的一帧。请用一个JSON对象回答：
+- page_kind：figure。
+- language：画面中文字的 ISO 639-1 代码，没有文字时为 null。
+- markdown：描述画面内容：场景、人物和物体（颜色、位置、正在做什么），然后按原样抄写画面中的文字。
+- tables：画面中的表格，没有则为空列表。
+- invoice：null。slide：null。
+- other：简短标题、一句话概括这一时刻，以及命名实体（机构、人名、地点、产品）。
+只描述看得见的内容，不要猜测。"""
+
 HINT_EN = """
 
 Below is text that {source} read from this page. It may contain mistakes, miss text or be in the wrong \
@@ -112,10 +136,19 @@ def build_prompt(
     hint: str | None = None,
     hint_source: str = "pdf",
     hint_chars: int = 4000,
+    video_frame: bool = False,
 ) -> tuple[str, str]:
-    """``(system, user)`` prompt texts for one page; the hint is appended to the user text when given."""
+    """``(system, user)`` prompt texts for one page; the hint is appended to the user text when given.
+
+    ``video_frame`` asks for a description of the scene instead of the page's text.
+
+    >>> "frame of a video" in build_prompt("en", video_frame=True)[1]
+    True
+    """
     lang = prompt_language(language)
     system, user = (SYSTEM_ZH, USER_ZH) if lang == "zh" else (SYSTEM_EN, USER_EN)
+    if video_frame:
+        user = USER_FRAME_ZH if lang == "zh" else USER_FRAME_EN
     if hint and hint.strip() and hint_chars > 0:
         text = truncate_hint(hint, hint_chars)
         if text:
@@ -131,6 +164,8 @@ def prompt_texts() -> dict[str, str]:
         "system_zh": SYSTEM_ZH,
         "user_en": USER_EN,
         "user_zh": USER_ZH,
+        "user_frame_en": USER_FRAME_EN,
+        "user_frame_zh": USER_FRAME_ZH,
         "hint_en": HINT_EN,
         "hint_zh": HINT_ZH,
         "sources": repr(sorted((k, sorted(v.items())) for k, v in _SOURCE_NAMES.items())),

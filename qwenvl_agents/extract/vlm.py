@@ -186,7 +186,8 @@ class VLMExtractor(BaseExtractor):
     ) -> _Request | str:
         """The messages and ``max_tokens`` for this page, or why the page cannot be sent."""
         language = guess_language(hint.text if hint else None)
-        system, user = build_prompt(language)
+        frame = page.timestamp is not None
+        system, user = build_prompt(language, video_frame=frame)
         base_tokens = self.tokens.estimate(system + user, image.tokens)
         hint_chars = 0
         if hint is not None:
@@ -196,9 +197,11 @@ class VLMExtractor(BaseExtractor):
                 hint_chars = min(hint_chars, int(max(0, free) / 3 * self.tokens.chars_per_token))
         while True:
             if hint is not None and hint_chars > 0:
-                system, user = build_prompt(language, hint=hint.text, hint_source=hint.source, hint_chars=hint_chars)
+                system, user = build_prompt(
+                    language, hint=hint.text, hint_source=hint.source, hint_chars=hint_chars, video_frame=frame
+                )
             else:
-                system, user = build_prompt(language)
+                system, user = build_prompt(language, video_frame=frame)
             prompt_text = system + user
             prompt_tokens = self.tokens.estimate(prompt_text, image.tokens)
             max_tokens = clamp_max_tokens(self.max_tokens, max_model_len, prompt_tokens)

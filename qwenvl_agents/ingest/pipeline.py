@@ -210,11 +210,16 @@ class Ingestor:
     def _key(self, info: DocumentInfo, page: int) -> str:
         ex = self.extractor
         version = f"{ex.prompt_version}|dpi={self.render_options.dpi:g}"
+        if info.media_type == "video":  # page N is the frame at (N - 1) / fps: another rate, another frame
+            version += f"|fps={self.render_options.video_fps:g}"
         return content_key((info.document_id, page), ex.name, ex.model, version)
 
     def _plan(self, info: DocumentInfo, retry_failed: bool) -> tuple[list[int], int]:
         """Pages of ``info`` that need extraction, and how many pages were indexed before."""
         stored = {p.page: p for p in self.index.pages_of(info.document_id)}
+        if any(number > info.page_count for number in stored):
+            self.index.delete_pages_after(info.document_id, info.page_count)
+            stored = {n: p for n, p in stored.items() if n <= info.page_count}
         todo = []
         for number in range(1, info.page_count + 1):
             page = stored.get(number)

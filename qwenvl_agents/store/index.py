@@ -326,6 +326,17 @@ class PageIndex:
             self._bump_revision()
         return len(ids)
 
+    def delete_pages_after(self, document_id: str, page_count: int) -> int:
+        """Delete the records of pages past ``page_count`` (a video sampled at a lower rate has fewer)."""
+        check_document_id(document_id)
+        where = {"$and": [{"document_id": document_id}, {"page": {"$gt": page_count}}]}
+        ids = [rid for batch, _, _ in self.iter_batches(where=where) for rid in batch]
+        for start in range(0, len(ids), self.batch_size):
+            self.collection.delete(ids=ids[start : start + self.batch_size])
+        if ids:
+            self._bump_revision()
+        return len(ids)
+
     # --- reading ---------------------------------------------------------------------------------------
 
     def iter_batches(
