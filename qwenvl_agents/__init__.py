@@ -21,6 +21,7 @@ from qwenvl_agents.errors import (
     DocumentError,
     DocumentTooLargeError,
     EncryptedDocumentError,
+    ImageInputError,
     MissingDependencyError,
     QwenVLError,
     UnsupportedDocumentError,
@@ -51,8 +52,16 @@ if TYPE_CHECKING:
     from qwenvl_agents.ingest import IngestContext, Ingestor, IngestSummary, build_ingest_graph
     from qwenvl_agents.retrieval import FusionWeights, PageRetriever, PageSearch, SearchFilters
     from qwenvl_agents.samples import write_samples
+    from qwenvl_agents.serving import plan_server
     from qwenvl_agents.store import IngestLedger, LexicalIndex, PageImageStore, PageIndex
-    from qwenvl_agents.vlm import VLMClient
+    from qwenvl_agents.vlm import ChatQwenTransformers, ChatQwenVLLM, VLMClient, chat_model_from_settings
+    from qwenvl_agents.workflows import (
+        VideoDetector,
+        VideoSearch,
+        VisualInspector,
+        ask_video,
+        ask_videos,
+    )
 
 __version__ = "0.1.0"
 
@@ -80,6 +89,15 @@ _LAZY = {
     "PageImageStore": "qwenvl_agents.store",
     "PageIndex": "qwenvl_agents.store",
     "VLMClient": "qwenvl_agents.vlm",
+    "ChatQwenTransformers": "qwenvl_agents.vlm",
+    "ChatQwenVLLM": "qwenvl_agents.vlm",
+    "chat_model_from_settings": "qwenvl_agents.vlm",
+    "plan_server": "qwenvl_agents.serving",
+    "VideoDetector": "qwenvl_agents.workflows",
+    "VideoSearch": "qwenvl_agents.workflows",
+    "VisualInspector": "qwenvl_agents.workflows",
+    "ask_video": "qwenvl_agents.workflows",
+    "ask_videos": "qwenvl_agents.workflows",
 }
 
 
@@ -93,6 +111,8 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "AgentContext",
     "Answer",
+    "ChatQwenTransformers",
+    "ChatQwenVLLM",
     "Citation",
     "CorruptDocumentError",
     "DocumentChat",
@@ -101,6 +121,7 @@ __all__ = [
     "DocumentTooLargeError",
     "EncryptedDocumentError",
     "FusionWeights",
+    "ImageInputError",
     "IngestContext",
     "IngestLedger",
     "IngestSummary",
@@ -130,12 +151,19 @@ __all__ = [
     "VLMConnectionError",
     "VLMError",
     "VLMRequestError",
+    "VideoDetector",
+    "VideoSearch",
+    "VisualInspector",
     "__version__",
+    "ask_video",
+    "ask_videos",
     "build_agent_graph",
     "build_ingest_graph",
     "build_rag_graph",
+    "chat_model_from_settings",
     "iter_pages",
     "make_extractor",
     "open_document",
+    "plan_server",
     "write_samples",
 ]

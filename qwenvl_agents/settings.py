@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     video_fps: float = Field(default=1.0, gt=0, description="Frames sampled per second of video.")
     download_max_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
     download_timeout: float = Field(default=30.0, gt=0)
+    image_fetch_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds an image URL given to the VLM has to deliver the whole image."
+    )
     soffice_path: str | None = Field(
         default=None, description="LibreOffice's soffice binary; found on PATH when not set."
     )

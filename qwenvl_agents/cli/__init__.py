@@ -6,7 +6,7 @@ Example:
     True
 """
 
-from qwenvl_agents.cli import ask, demo, documents, evaluate, serve, vlm  # noqa: F401  (registers the sub-commands)
+from qwenvl_agents.cli import ask, demo, documents, evaluate, serve, video, video_detect, vlm  # noqa: F401  (registers the sub-commands)
 from qwenvl_agents.cli.common import app
 from qwenvl_agents.cli.documents import list_pages
 

@@ -1,13 +1,19 @@
-"""The only code that talks to a vision-language model: clients, image sizing, health checks."""
+"""The only code that talks to a vision-language model: the server client, local backends, image sizing, health."""
 
+from qwenvl_agents.vlm.backends import chat_model_from_settings
 from qwenvl_agents.vlm.client import CheckReport, CheckStep, VLMClient, explain_error
 from qwenvl_agents.vlm.images import PreparedImage, prepare_image, smart_resize, visual_tokens
+from qwenvl_agents.vlm.local_transformers import ChatQwenTransformers
+from qwenvl_agents.vlm.local_vllm import ChatQwenVLLM
 
 __all__ = [
+    "ChatQwenTransformers",
+    "ChatQwenVLLM",
     "CheckReport",
     "CheckStep",
     "PreparedImage",
     "VLMClient",
+    "chat_model_from_settings",
     "explain_error",
     "prepare_image",
     "smart_resize",

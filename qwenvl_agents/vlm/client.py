@@ -192,7 +192,7 @@ class VLMClient:
             "max_pixels": s.max_pixels,
             "max_aspect_ratio": s.max_aspect_ratio,
             # QWENVL_IMAGE_FETCH_TIMEOUT once Settings has it; the default until then.
-            "image_fetch_timeout": getattr(s, "image_fetch_timeout", DEFAULT_FETCH_TIMEOUT),
+            "image_fetch_timeout": s.image_fetch_timeout,
             "image_max_bytes": s.download_max_bytes,
             "max_image_pixels": s.max_image_pixels,
         }
