@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
+from qwenvl_agents.settings import Settings
+
 app = typer.Typer(
     name="qwenvl",
     help="Ask questions about your documents with Qwen2.5-VL, and get answers you can check.",
@@ -28,6 +30,16 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object pe
 KnowledgeBase = Annotated[
     str | None, typer.Option("--kb", "--knowledge-base", help="Knowledge base (default: QWENVL_KNOWLEDGE_BASE).")
 ]
+
+
+BaseUrl = Annotated[str | None, typer.Option(help="VLM endpoint(s), comma-separated (default: QWENVL_VLM_BASE_URL).")]
+ModelName = Annotated[str | None, typer.Option(help="Model name (default: QWENVL_VLM_MODEL).")]
+
+
+def vlm_settings(base_url: str | None = None, model: str | None = None) -> Settings:
+    """The settings with a command's ``--base-url``/``--model`` over ``QWENVL_VLM_*``."""
+    overrides = {k: v for k, v in {"vlm_base_url": base_url, "vlm_model": model}.items() if v}
+    return Settings(**overrides)  # type: ignore[arg-type]
 
 
 def _emit(obj: dict[str, Any]) -> None:

@@ -14,18 +14,7 @@ from typing import Annotated
 
 import typer
 
-from qwenvl_agents.cli.common import JsonFlag, KnowledgeBase, _emit, _err, video_app
-from qwenvl_agents.settings import Settings
-
-BaseUrlOpt = Annotated[
-    str | None, typer.Option("--base-url", help="VLM endpoint(s), comma-separated (default: QWENVL_VLM_BASE_URL).")
-]
-ModelOpt = Annotated[str | None, typer.Option("--model", help="Model name (default: QWENVL_VLM_MODEL).")]
-
-
-def _settings(base_url: str | None, model: str | None) -> Settings:
-    overrides = {k: v for k, v in {"vlm_base_url": base_url, "vlm_model": model}.items() if v}
-    return Settings(**overrides)  # type: ignore[arg-type]
+from qwenvl_agents.cli.common import BaseUrl, JsonFlag, KnowledgeBase, ModelName, _emit, _err, video_app, vlm_settings
 
 
 def _time(seconds: float) -> str:
@@ -51,8 +40,8 @@ def video_ask(
     ] = None,
     max_tokens: Annotated[int, typer.Option("--max-tokens", min=1, help="Length of the answer in tokens.")] = 512,
     as_json: JsonFlag = False,
-    base_url: BaseUrlOpt = None,
-    model: ModelOpt = None,
+    base_url: BaseUrl = None,
+    model: ModelName = None,
 ) -> None:
     """Ask a question about each video: evenly spaced frames with their times, or the video natively."""
     from qwenvl_agents.errors import VLMError
@@ -64,7 +53,7 @@ def video_ask(
         _err("error: give at least one video, then the question")
         raise typer.Exit(2)
     try:
-        client = VLMClient.from_settings(_settings(base_url, model))
+        client = VLMClient.from_settings(vlm_settings(base_url, model))
     except VLMError as exc:
         if as_json:
             _emit({"type": "error", "error": str(exc)})
@@ -107,15 +96,15 @@ def video_search(
     ] = None,
     fps: Annotated[float | None, typer.Option("--fps", min=0.001, help="Frames indexed per second of video.")] = None,
     as_json: JsonFlag = False,
-    base_url: BaseUrlOpt = None,
-    model: ModelOpt = None,
+    base_url: BaseUrl = None,
+    model: ModelName = None,
 ) -> None:
     """Index a video's frames (once) and show when QUERY appears: best moments and the first appearance."""
     from qwenvl_agents.errors import QwenVLError
     from qwenvl_agents.workflows.video_search import VideoSearch
 
     try:
-        search = VideoSearch(_settings(base_url, model), knowledge_base=kb, extractor=extractor, video_fps=fps)
+        search = VideoSearch(vlm_settings(base_url, model), knowledge_base=kb, extractor=extractor, video_fps=fps)
     except (QwenVLError, ValueError) as exc:
         if as_json:
             _emit({"type": "error", "video": str(video), "error": str(exc)})

@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from qwenvl_agents.cli.common import JsonFlag, _emit, _err, video_app
-from qwenvl_agents.settings import Settings
+from qwenvl_agents.cli.common import BaseUrl, JsonFlag, ModelName, _emit, _err, video_app, vlm_settings
 
 if TYPE_CHECKING:
     from qwenvl_agents.workflows.detector import DetectionSummary, FrameEvent
@@ -57,19 +56,16 @@ def video_detect(
         bool, typer.Option("--thumbnails", help="With --json: a small JPEG data URL of each frame.")
     ] = False,
     as_json: JsonFlag = False,
-    base_url: Annotated[
-        str | None, typer.Option(help="Endpoint(s), comma-separated (default: QWENVL_VLM_BASE_URL).")
-    ] = None,
-    model: Annotated[str | None, typer.Option(help="Model name (default: QWENVL_VLM_MODEL).")] = None,
+    base_url: BaseUrl = None,
+    model: ModelName = None,
 ) -> None:
     """Find when TARGET first appears in each video: one structured answer per sampled frame, streamed."""
     from qwenvl_agents.errors import VLMError
     from qwenvl_agents.vlm import VLMClient
     from qwenvl_agents.workflows.detector import DetectionSummary, VideoDetector
 
-    overrides = {k: v for k, v in {"vlm_base_url": base_url, "vlm_model": model}.items() if v}
     try:
-        client = VLMClient.from_settings(Settings(**overrides))  # type: ignore[arg-type]
+        client = VLMClient.from_settings(vlm_settings(base_url, model))
         detector = VideoDetector.from_client(
             client,
             target,

@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from qwenvl_agents.cli.common import JsonFlag, _emit, _err, vlm_app
-from qwenvl_agents.settings import Settings
+from qwenvl_agents.cli.common import BaseUrl, JsonFlag, ModelName, _emit, _err, vlm_app, vlm_settings
 
 if TYPE_CHECKING:
     from langchain_core.messages import AIMessage, BaseMessage
@@ -23,17 +22,14 @@ if TYPE_CHECKING:
 @vlm_app.command("check")
 def vlm_check(
     as_json: JsonFlag = False,
-    base_url: Annotated[
-        str | None, typer.Option(help="Endpoint(s) to check, comma-separated (default: QWENVL_VLM_BASE_URL).")
-    ] = None,
-    model: Annotated[str | None, typer.Option(help="Model name (default: QWENVL_VLM_MODEL).")] = None,
+    base_url: BaseUrl = None,
+    model: ModelName = None,
 ) -> None:
     """Check the configured vLLM server(s): health, served models, and one image round trip."""
     from qwenvl_agents.errors import VLMError
     from qwenvl_agents.vlm import VLMClient
 
-    overrides = {k: v for k, v in {"vlm_base_url": base_url, "vlm_model": model}.items() if v}
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    settings = vlm_settings(base_url, model)
     try:
         client = VLMClient.from_settings(settings)
     except VLMError as exc:
@@ -66,9 +62,8 @@ def _client_or_exit(base_url: str | None, model: str | None, as_json: bool) -> V
     from qwenvl_agents.errors import VLMError
     from qwenvl_agents.vlm import VLMClient
 
-    overrides = {k: v for k, v in {"vlm_base_url": base_url, "vlm_model": model}.items() if v}
     try:
-        return VLMClient.from_settings(Settings(**overrides))  # type: ignore[arg-type]
+        return VLMClient.from_settings(vlm_settings(base_url, model))
     except VLMError as exc:
         _fail(str(exc), as_json)
         raise AssertionError("unreachable") from exc
@@ -102,10 +97,8 @@ def vlm_ask(
     temperature: Annotated[float, typer.Option(min=0.0, max=2.0, help="Sampling temperature (0: greedy).")] = 0.0,
     stream: Annotated[bool, typer.Option("--stream", help="Print the answer as it is generated.")] = False,
     as_json: JsonFlag = False,
-    base_url: Annotated[
-        str | None, typer.Option(help="Endpoint(s), comma-separated (default: QWENVL_VLM_BASE_URL).")
-    ] = None,
-    model: Annotated[str | None, typer.Option(help="Model name (default: QWENVL_VLM_MODEL).")] = None,
+    base_url: BaseUrl = None,
+    model: ModelName = None,
 ) -> None:
     """Ask the model about zero or more images in one prompt.
 
@@ -241,10 +234,8 @@ def vlm_inspect(
     concurrency: Annotated[int, typer.Option(min=1, help="Images in flight at once.")] = 8,
     max_tokens: Annotated[int, typer.Option(min=16, help="Most tokens in one answer.")] = 512,
     as_json: JsonFlag = False,
-    base_url: Annotated[
-        str | None, typer.Option(help="Endpoint(s), comma-separated (default: QWENVL_VLM_BASE_URL).")
-    ] = None,
-    model: Annotated[str | None, typer.Option(help="Model name (default: QWENVL_VLM_MODEL).")] = None,
+    base_url: BaseUrl = None,
+    model: ModelName = None,
 ) -> None:
     """Answer a fixed schema of questions about each image: one validated answer per image.
 

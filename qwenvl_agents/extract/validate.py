@@ -21,11 +21,14 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterator
+from typing import TypeVar
 
 import numpy as np
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from qwenvl_agents.extract.schemas import PageReading
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class BadOutput(ValueError):
@@ -143,11 +146,12 @@ def check_repetition(reading: PageReading, raw: str = "") -> None:
             raise RepeatedText(f"{where}: {found}", raw)
 
 
-def validate_answer(content: str, finish_reason: str | None) -> PageReading:
-    """The answer as a :class:`PageReading`, or the :class:`BadOutput` that says why it is not usable.
+def parse_answer(content: str, finish_reason: str | None, schema: type[M]) -> M:
+    """A model's JSON answer as a ``schema`` instance, or the :class:`BadOutput` that says why it is not.
 
     ``finish_reason`` ``None`` (a backend that does not report one) is accepted; anything but ``stop``
-    is not: ``length`` means the answer was cut, others mean the server ended it.
+    is not: ``length`` means the answer was cut, others mean the server ended it. Repetition is the
+    caller's to check: which strings can loop depends on the schema.
     """
     if finish_reason == "length":
         raise TruncatedOutput("the answer stopped at the token limit (finish_reason=length)", content)
@@ -161,10 +165,15 @@ def validate_answer(content: str, finish_reason: str | None) -> PageReading:
     except json.JSONDecodeError as exc:
         raise InvalidJson(f"not JSON ({exc.msg} at character {exc.pos})", content) from None
     try:
-        reading = PageReading.model_validate(data)
+        return schema.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "answer"
         raise SchemaViolation(f"{exc.error_count()} schema errors, first at {where}: {first['msg']}", content) from None
+
+
+def validate_answer(content: str, finish_reason: str | None) -> PageReading:
+    """The answer as a :class:`PageReading`, or the :class:`BadOutput` that says why it is not usable."""
+    reading = parse_answer(content, finish_reason, PageReading)
     check_repetition(reading, content)
     return reading

@@ -25,7 +25,6 @@ Example (needs a running server; see ``examples/safety_inspection.py``):
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -34,20 +33,11 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from qwenvl_agents.errors import QwenVLError
 from qwenvl_agents.extract.chat import content_text, usage_tokens
-from qwenvl_agents.extract.validate import (
-    BadOutput,
-    EmptyOutput,
-    InvalidJson,
-    RefusedOutput,
-    RepeatedText,
-    SchemaViolation,
-    TruncatedOutput,
-    find_repetition,
-)
+from qwenvl_agents.extract.validate import BadOutput, RepeatedText, find_repetition, parse_answer
 from qwenvl_agents.types import PageImage
 from qwenvl_agents.vlm.client import explain_error
 from qwenvl_agents.vlm.images import (
@@ -153,23 +143,7 @@ def validate_output(content: str, finish_reason: str | None, schema: type[S]) ->
     ...     print(bad.reason)
     truncated
     """
-    if finish_reason == "length":
-        raise TruncatedOutput("the answer stopped at the token limit (finish_reason=length)", content)
-    if finish_reason not in (None, "stop"):
-        raise RefusedOutput(f"the server ended the answer (finish_reason={finish_reason})", content)
-    text = content.strip()
-    if not text:
-        raise EmptyOutput("the answer is empty", content)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidJson(f"not JSON ({exc.msg} at character {exc.pos})", content) from None
-    try:
-        answer = schema.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "answer"
-        raise SchemaViolation(f"{exc.error_count()} schema errors, first at {where}: {first['msg']}", content) from None
+    answer = parse_answer(content, finish_reason, schema)
     for key, value in answer.model_dump(mode="json").items():
         found = find_repetition(value) if isinstance(value, str) else None
         if found:
