@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from qwenvl_agents import Settings
+from qwenvl_agents.samples import write_sample_video
 from qwenvl_agents.vlm import VLMClient
 from qwenvl_agents.workflows.video_qa import ask_videos
 
@@ -25,25 +26,6 @@ QUESTIONS = [
     "Describe this video.",
     "What happens in the video, and at what time (in seconds) does it happen?",
 ]
-
-
-def demo_clip(path: Path, seconds: int = 6, fps: float = 4.0, appears_at: float = 3.0) -> Path:
-    """A small clip: the time in large digits, and from ``appears_at`` on a red disc and the word 'object'."""
-    import cv2
-    import numpy as np
-
-    width, height = 224, 168
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (width, height))
-    for i in range(int(seconds * fps)):
-        t = i / fps
-        frame = np.full((height, width, 3), 235, np.uint8)
-        cv2.putText(frame, f"t={int(t)}s", (8, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (20, 20, 20), 2)
-        if t >= appears_at:
-            cv2.circle(frame, (width // 2, height // 2 + 10), height // 5, (30, 30, 220), -1)
-            cv2.putText(frame, "object", (8, height - 12), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (20, 20, 20), 2)
-        writer.write(frame)
-    writer.release()
-    return path
 
 
 def main() -> None:
@@ -54,7 +36,7 @@ def main() -> None:
     if not settings.vlm_base_urls:
         sys.exit("Set QWENVL_VLM_BASE_URL to your vLLM server (e.g. http://127.0.0.1:8000/v1).")
     if not videos:
-        videos = [str(demo_clip(Path(tempfile.mkdtemp()) / "demo-clip.mp4"))]
+        videos = [str(write_sample_video(Path(tempfile.mkdtemp()) / "demo-clip.mp4"))]
 
     failed = False
     with VLMClient.from_settings(settings) as client:

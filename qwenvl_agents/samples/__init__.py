@@ -30,6 +30,7 @@ from qwenvl_agents.samples._model import (
     load_samples,
     manifest_bytes,
 )
+from qwenvl_agents.samples._video import write_sample_video
 
 __all__ = [
     "CJK_FONT_ENV",
@@ -44,6 +45,7 @@ __all__ = [
     "find_mono_font",
     "load_samples",
     "render_samples",
+    "write_sample_video",
     "write_samples",
 ]
 
