@@ -187,10 +187,11 @@ def test_frames_stream_in_and_the_run_stops_after_consecutive_detections(
     assert f"Stopped early after {consecutive} of {expected.frames_total} frames" in text
     assert page.text_content("#progress") == f"{consecutive} frames checked."
 
-    # Rows appeared one at a time, each before the summary: the page rendered the stream as it came.
+    # Rows appeared one at a time before the summary: the page rendered the stream as it came. The last
+    # frame's event and the summary are written back to back, so the browser may render them in one go.
     changes = page.evaluate("window.__changes")
     counts = [c["rows"] for c in changes if c["rows"] and not c["done"]]
-    assert counts == list(range(1, consecutive + 1)), changes
+    assert counts in (list(range(1, consecutive)), list(range(1, consecutive + 1))), changes
     assert changes[-1]["done"] and changes[-1]["rows"] == consecutive
     first = next(c["t"] for c in changes if c["rows"] == 1)
     assert changes[-1]["t"] > first
