@@ -3,26 +3,48 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.stamp-install
+# The exact versions the test suite passed with (make lock refreshes them); pyproject.toml keeps ranges.
+LOCK := locks/dev.txt
+EXTRAS := all,embeddings,studio,test
+# The lock's torch and uv lines choose the versions installed before the rest.
+TORCH_VERSION := $(shell sed -n 's/^torch==//p' $(LOCK))
+UV_VERSION := $(shell sed -n 's/^uv==//p' $(LOCK))
+LOCK_VENV := build/lock-venv
 APT_PACKAGES := chromium libreoffice-impress libreoffice-writer libreoffice-calc poppler-utils fonts-wqy-microhei fonts-dejavu-core
 VLLM_PORT ?= 8765
-TORCH_VERSION ?= 2.13.0
 STUDIO_PORT ?= 2024
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps demo test test-unit lint format typecheck bench vlm-test-server vlm-test-server-stop studio clean
+.PHONY: help install lock system-deps demo test test-unit lint format typecheck check-deps bench vlm-test-server vlm-test-server-stop studio clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
 
-install: $(STAMP) ## Create .venv with the package, every extra, langgraph dev and the test tools
-$(STAMP): pyproject.toml
+install: $(STAMP) ## Create .venv with exactly the locked versions: the package, every extra, langgraph dev, test tools
+# torch by pip first: its CPU build lies where pip's configuration points (uv does not look there), and from
+# PyPI it would be a CUDA build of several GB; the lock's torch==X then finds it installed. uv installs the
+# rest of the lock, exactly (sync removes what the lock does not name), in seconds.
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	# The CPU build of torch first, or the embeddings extra would pull several GB of CUDA packages.
-	$(PY) -m pip install --quiet torch==$(TORCH_VERSION)
-	$(PY) -m pip install --quiet -e '.[all,embeddings,studio,test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(PY) -m pip install --quiet --disable-pip-version-check torch==$(TORCH_VERSION)
+	$(UV) pip sync --quiet --python $(PY) --strict $(LOCK)
+	$(UV) pip install --quiet --python $(PY) --no-deps --no-build-isolation -e .
 	@touch $@
+
+lock: ## Refresh locks/ to the newest versions pyproject.toml allows (then run make test, and commit if it passes)
+	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip uv setuptools wheel
+	$(LOCK_VENV)/bin/pip install --quiet --disable-pip-version-check torch==$(TORCH_VERSION)
+	$(LOCK_VENV)/bin/uv pip install --quiet --python $(LOCK_VENV)/bin/python --upgrade -e '.[$(EXTRAS)]'
+	{ echo "# The project's .venv, exactly: made by 'make lock' from pyproject.toml ($(EXTRAS)); do not edit."; \
+	  $(LOCK_VENV)/bin/uv pip freeze --python $(LOCK_VENV)/bin/python --exclude-editable | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; \
+	} > $(LOCK)
+	rm -rf $(LOCK_VENV)
+	$(MAKE) install
+	$(PY) -m tests.vllm_server lock
 
 system-deps: ## Install LibreOffice, Chromium, poppler-utils and fonts from Debian (needs root), if missing
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -35,7 +57,7 @@ system-deps: ## Install LibreOffice, Chromium, poppler-utils and fonts from Debi
 demo: install system-deps ## Make the sample documents and list their pages (no GPU or server needed)
 	$(VENV)/bin/qwenvl demo
 
-test: install system-deps ## Run the whole test suite, with the real vLLM test server on the CPU
+test: lint typecheck check-deps system-deps ## Everything CI checks, failing fast: lint, typecheck, imports declared, the whole suite (with the real vLLM test server on the CPU)
 	$(PY) -m tests.vllm_server install
 	$(PY) -m tests.vllm_server build
 	$(PY) -m pytest
@@ -53,6 +75,9 @@ format: install ## Format the code with ruff
 
 typecheck: install ## mypy on the package
 	$(VENV)/bin/mypy
+
+check-deps: install ## Every package the code imports is declared in pyproject.toml (deptry)
+	$(VENV)/bin/deptry qwenvl_agents graphs examples
 
 bench: install system-deps ## Run the benchmarks (ratios measured side by side)
 	$(PY) bench/render.py

@@ -18,7 +18,7 @@ from pathlib import Path
 import psutil
 
 from tests.vllm_server import paths
-from tests.vllm_server.install import install_local_backend_deps
+from tests.vllm_server.install import install
 from tests.vllm_server.server import server_env
 
 HERE = Path(__file__).resolve().parent
@@ -57,8 +57,8 @@ def _tree_rss(proc: psutil.Process) -> int:
 
 
 def run_script(script: Path | str, *args: str, timeout: float = 900.0, cwd: Path | None = None) -> Run:
-    """Run ``script`` with the server venv's python (installing the local-backend packages once)."""
-    python = install_local_backend_deps()
+    """Run ``script`` with the server venv's python (installed from its lock when needed)."""
+    python = install()
     started = time.monotonic()
     proc = subprocess.Popen(
         [str(python), str(script), *args],

@@ -1,6 +1,7 @@
-"""Command line: ``python -m tests.vllm_server {install,install-local,build,start,stop,status,run}`` (repo root).
+"""Command line: ``python -m tests.vllm_server {install,lock,build,start,stop,status,run}`` (repo root).
 
-``install-local`` adds what the local-backend tests need (langchain-core, ...) to the server venv.
+``install`` makes the server venv hold exactly ``locks/vllm-test-server.txt``; ``lock`` rewrites that file
+from a fresh resolution (then run the suite, and commit the file if it passes).
 
 ``start`` leaves a recorded background server that test sessions reuse (saves ~30-60 s per run);
 ``stop`` stops only that recorded server; ``run`` keeps a server in the foreground until Ctrl-C.
@@ -17,7 +18,7 @@ from types import FrameType
 
 from . import ServerSetupError, ensure_installed, paths
 from .build import BuildError, build_model
-from .install import InstallError, install, install_local_backend_deps
+from .install import InstallError, install, lock
 from .server import (
     ServerError,
     ServerHandle,
@@ -104,7 +105,7 @@ def cmd_run(port: int, timeout: float) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and dispatch; setup failures exit 1 with a message instead of a traceback."""
     parser = argparse.ArgumentParser(prog="python -m tests.vllm_server", description=__doc__)
-    parser.add_argument("command", choices=["install", "install-local", "build", "start", "stop", "status", "run"])
+    parser.add_argument("command", choices=["install", "lock", "build", "start", "stop", "status", "run"])
     parser.add_argument("--port", type=int, default=paths.DEFAULT_PORT, help="port for start/run")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for /health")
     parser.add_argument("--force", action="store_true", help="redo install/build even if up to date")
@@ -112,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "install":
             install(force=args.force)
-        elif args.command == "install-local":
-            install_local_backend_deps(force=args.force)
+        elif args.command == "lock":
+            lock()
         elif args.command == "build":
             build_model(force=args.force)
         elif args.command == "start":

