@@ -27,7 +27,11 @@ QWEN_PATCH = 28
 class Settings(BaseSettings):
     """Where the model server, the data and the limits are. Every field maps to ``QWENVL_<NAME>``."""
 
-    model_config = SettingsConfigDict(env_prefix="QWENVL_", env_file=".env", extra="ignore")
+    # QWENVL_ENV_FILE picks another settings file, or none when empty (the test suite uses that to keep a
+    # developer's .env out); it is read when this module is imported.
+    model_config = SettingsConfigDict(
+        env_prefix="QWENVL_", env_file=os.environ.get("QWENVL_ENV_FILE", ".env") or None, extra="ignore"
+    )
 
     data_dir: Path = Field(
         default_factory=lambda: Path(platformdirs.user_data_dir("qwenvl-agents")),
