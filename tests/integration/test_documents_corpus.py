@@ -12,7 +12,7 @@ import pytest
 
 from qwenvl_agents.documents import RenderOptions, find_sources, iter_pages
 from qwenvl_agents.types import PageImage, SourceFailure
-from tests.unit.documents.factories import pdfinfo_pages
+from tests.support.documents import pdfinfo_pages
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -11,7 +11,7 @@ import pytest
 from qwenvl_agents.documents import OfficeConversionError, RenderOptions, iter_pages, open_document
 from qwenvl_agents.errors import CorruptDocumentError, MissingDependencyError
 from qwenvl_agents.types import PageImage, SourceFailure
-from tests.unit.documents.factories import sha256_file
+from tests.support.documents import sha256_file
 
 pytestmark = [
     pytest.mark.integration,

@@ -17,7 +17,7 @@ from qwenvl_agents.documents import RenderOptions, iter_pages
 from qwenvl_agents.documents.parallel import _Failed, _Item, _LazyPool, _wait
 from qwenvl_agents.store.page_images import PageImageStore
 from qwenvl_agents.types import PageImage, SourceFailure
-from tests.unit.documents.factories import make_pdf
+from tests.support.documents import make_pdf
 
 pytestmark = pytest.mark.integration
 
@@ -88,14 +88,35 @@ def test_without_a_store_the_images_come_back_from_the_workers(mixed: list[Path]
     assert [p.stored for p in two] == [None] * 12
 
 
+def _pool_workers() -> set[int]:
+    """Pids of the spawned worker processes below this one (not the resource tracker, which outlives pools)."""
+    import psutil
+
+    found: set[int] = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "--multiprocessing-fork" in child.cmdline() and child.status() != psutil.STATUS_ZOMBIE:
+                found.add(child.pid)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
 def test_stopping_early_shuts_the_workers_down(mixed: list[Path], tmp_path: Path) -> None:
     folder = tmp_path / "copy"
     folder.mkdir()
     shutil.copy(mixed[0], folder / "a.pdf")
+    before = _pool_workers()
     stream = iter_pages([folder / "a.pdf"], RenderOptions(dpi=40, workers=2))
     first = next(stream)
     assert isinstance(first, PageImage) and first.page == 1
+    started = _pool_workers() - before
+    assert 1 <= len(started) <= 2, started
     stream.close()  # must not hang or raise
+    # close() waits for the workers to exit (they may still be reading the document's file), so none is
+    # left when it returns. No grace period: once the pool is unreferenced, garbage collection would end
+    # the workers within milliseconds anyway, and a wait would hide a close() that leaves them running.
+    assert not _pool_workers() & started, "worker processes outlived stream.close()"
 
 
 def test_a_crashing_worker_costs_only_its_own_page() -> None:

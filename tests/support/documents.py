@@ -1,6 +1,6 @@
 """Real test documents written into a temporary folder: PDFs (reportlab), images (Pillow), servers.
 
-Shared by the unit tests here and by ``tests/integration/test_documents_*.py``.
+Shared by ``tests/unit/documents/`` and ``tests/integration/test_documents_*.py``.
 """
 
 from __future__ import annotations

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from agent_fakes import RecordingVision, ScriptedChatModel, answer, call, text_of
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from qwenvl_agents.agent import AgentContext, Answer, DocumentChat, StepEvent, TokenEvent
 from qwenvl_agents.types import Citation
+from tests.support.fakes import ScriptedChatModel, fake_vision, text_of, tool_call
+from tests.unit.agent.helpers import answer
 
 Q1 = "What is the total of invoice INV-2026-0042?"
 Q2 = "And in words?"
@@ -18,7 +19,7 @@ A1 = "The total is USD 2,587.72 [invoice-en.pdf, p. 1]."
 
 def two_turns() -> ScriptedChatModel:
     return ScriptedChatModel.of(
-        call("search_pages", query="INV-2026-0042", document=None),
+        tool_call("search_pages", query="INV-2026-0042", document=None),
         answer(A1, [("invoice-en.pdf", 1)]),
         # The second turn cites the page seen in the first one without searching again.
         answer("Two thousand five hundred eighty-seven dollars [invoice-en.pdf, p. 1].", [("invoice-en.pdf", 1)]),
@@ -27,7 +28,7 @@ def two_turns() -> ScriptedChatModel:
 
 def chat(samples_index, model, **kw) -> DocumentChat:
     return DocumentChat(
-        samples_index.settings, chat_model=model, vision_model=RecordingVision(), search=samples_index.search(), **kw
+        samples_index.settings, chat_model=model, vision_model=fake_vision(), search=samples_index.search(), **kw
     )
 
 
@@ -84,7 +85,7 @@ def test_sqlite_threads_default_to_the_data_dir_and_work_async(samples_index, tm
     settings = samples_index.settings.model_copy(update={"data_dir": tmp_path / "data"})
     model = two_turns()
     c = DocumentChat(
-        settings, chat_model=model, vision_model=RecordingVision(), search=samples_index.search(), checkpointer="sqlite"
+        settings, chat_model=model, vision_model=fake_vision(), search=samples_index.search(), checkpointer="sqlite"
     )
     assert c.threads_path == tmp_path / "data" / "threads.sqlite"
     first = asyncio.run(c.ainvoke(Q1))
@@ -97,7 +98,7 @@ def test_sqlite_threads_default_to_the_data_dir_and_work_async(samples_index, tm
 
 def test_stream_gives_steps_answer_tokens_and_the_answer_last(samples_index) -> None:
     model = ScriptedChatModel.of(
-        call("look_at_pages", question="total?", pages=[{"document": "invoice-en.pdf", "page": 1}]),
+        tool_call("look_at_pages", question="total?", pages=[{"document": "invoice-en.pdf", "page": 1}]),
         answer(A1, [("invoice-en.pdf", 1)]),
     )
     events = list(chat(samples_index, model).stream(Q1))
@@ -116,7 +117,7 @@ def test_stream_gives_steps_answer_tokens_and_the_answer_last(samples_index) -> 
 
 
 def test_astream_and_rag_chat(samples_index) -> None:
-    vision = RecordingVision(reply=A1)
+    vision = fake_vision(A1)
     c = DocumentChat(samples_index.settings, graph="rag", chat_model=vision, search=samples_index.search())
 
     async def go() -> list:

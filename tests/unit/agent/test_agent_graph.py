@@ -7,7 +7,6 @@ import io
 from decimal import Decimal
 
 import pytest
-from agent_fakes import RecordingVision, ScriptedChatModel, answer, call, image_parts, text_of
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from PIL import Image
 
@@ -15,6 +14,8 @@ from qwenvl_agents.agent import AgentContext, build_agent_graph
 from qwenvl_agents.agent.fields import format_amount
 from qwenvl_agents.agent.prompts import FORCE_ANSWER, NOT_FOUND_TEXT
 from qwenvl_agents.store import PageIndex
+from tests.support.fakes import ScriptedChatModel, connection_error, fake_vision, image_parts, text_of, tool_call
+from tests.unit.agent.helpers import answer
 
 TOOLS = ["search_pages", "look_at_pages", "lookup_fields", "list_documents", "answer"]
 
@@ -23,7 +24,7 @@ def run(samples_index, model, vision=None, question="What is the total of invoic
     graph = build_agent_graph(
         samples_index.settings,
         chat_model=model,
-        vision_model=vision or RecordingVision(),
+        vision_model=vision or fake_vision(),
         search=samples_index.search(),
     )
     return graph.invoke({"messages": [HumanMessage(question)]}, context=AgentContext(**ctx))
@@ -40,14 +41,16 @@ def document_id(samples_index, name: str) -> str:
 
 def test_search_then_look_then_answer_cites_the_page_it_looked_at(samples_index) -> None:
     model = ScriptedChatModel.of(
-        call("search_pages", query="INV-2026-0042 total", document=None),
-        call("look_at_pages", question="What is the invoice total?", pages=[{"document": "invoice-en.pdf", "page": 1}]),
+        tool_call("search_pages", query="INV-2026-0042 total", document=None),
+        tool_call(
+            "look_at_pages", question="What is the invoice total?", pages=[{"document": "invoice-en.pdf", "page": 1}]
+        ),
         answer(
             "The total is USD 2,587.72 [invoice-en.pdf, p. 1].",
             [("invoice-en.pdf", 1), ("made-up.pdf", 4)],
         ),
     )
-    vision = RecordingVision(reply="[invoice-en.pdf, p. 1]: TOTAL USD 2,587.72")
+    vision = fake_vision("[invoice-en.pdf, p. 1]: TOTAL USD 2,587.72")
     budget = 64 * 28 * 28
     state = run(samples_index, model, vision, max_pixels=budget, min_pixels=16 * 28 * 28)
 
@@ -56,7 +59,7 @@ def test_search_then_look_then_answer_cites_the_page_it_looked_at(samples_index)
     assert search_result.content.splitlines()[1].startswith("1. [invoice-en.pdf, p. 1]")
 
     # The page image went to the vision model as an image part of a user message, with the question.
-    [[shown]] = vision.received
+    [[shown]] = vision.prompts
     assert isinstance(shown, HumanMessage)
     [part] = image_parts(shown)
     data = base64.b64decode(part["image_url"]["url"].split(",", 1)[1])
@@ -106,7 +109,7 @@ def test_every_tool_call_gets_exactly_one_reply_so_the_history_stays_valid(sampl
 
 def test_the_model_says_so_when_the_documents_do_not_hold_the_answer(samples_index) -> None:
     model = ScriptedChatModel.of(
-        call("search_pages", query="CEO shoe size", document=None),
+        tool_call("search_pages", query="CEO shoe size", document=None),
         answer(NOT_FOUND_TEXT, found=False),
     )
     state = run(samples_index, model, question="What is the CEO's shoe size?")
@@ -115,8 +118,8 @@ def test_the_model_says_so_when_the_documents_do_not_hold_the_answer(samples_ind
 
 def test_at_the_step_limit_only_the_answer_tool_is_offered(samples_index) -> None:
     model = ScriptedChatModel.of(
-        call("search_pages", query="shoe size", document=None),
-        call("search_pages", query="shoes", document=None),
+        tool_call("search_pages", query="shoe size", document=None),
+        tool_call("search_pages", query="shoes", document=None),
         answer(NOT_FOUND_TEXT, found=False),
     )
     state = run(samples_index, model, question="What is the CEO's shoe size?", max_steps=3)
@@ -127,7 +130,7 @@ def test_at_the_step_limit_only_the_answer_tool_is_offered(samples_index) -> Non
 
 
 def test_a_model_that_never_answers_is_stopped_with_a_not_found_answer(samples_index) -> None:
-    model = ScriptedChatModel.of(*(call("search_pages", query=f"q{n}", document=None) for n in range(2)))
+    model = ScriptedChatModel.of(*(tool_call("search_pages", query=f"q{n}", document=None) for n in range(2)))
     state = run(samples_index, model, question="Anything?", max_steps=2)
     assert len(model.prompts) == 2
     assert state["found"] is False and "could not finish within 2 steps" in state["answer"]
@@ -137,7 +140,7 @@ def test_a_model_that_never_answers_is_stopped_with_a_not_found_answer(samples_i
 
 def test_a_plain_reply_with_tool_choice_auto_is_the_answer(samples_index) -> None:
     model = ScriptedChatModel.of(
-        call("search_pages", query="INV-2026-0042", document=None),
+        tool_call("search_pages", query="INV-2026-0042", document=None),
         AIMessage("The total is USD 2,587.72 [invoice-en.pdf, p. 1]."),
     )
     state = run(samples_index, model, tool_choice="auto")
@@ -153,7 +156,7 @@ def test_sum_over_invoices_and_receipts_is_exact_and_per_currency(samples_index)
         page_kinds=["invoice", "receipt"], documents=[], currency=None,
     )  # fmt: skip
     model = ScriptedChatModel.of(
-        call("lookup_fields", **sum_args),
+        tool_call("lookup_fields", **sum_args),
         answer("USD 2,664.07 [invoice-en.pdf, p. 1] [receipt-en.jpg, p. 1]", [("invoice-en.pdf", 1)]),
     )
     state = run(samples_index, model, question="What do all invoices and receipts add up to?")
@@ -183,7 +186,7 @@ def test_lookup_fields_stays_within_the_runs_documents(samples_index) -> None:
         operation="sum", field="total", vendor=None, date_from=None, date_to=None,
         page_kinds=[], documents=[], currency=None,
     )  # fmt: skip
-    model = ScriptedChatModel.of(call("lookup_fields", **args), answer("ok", found=True))
+    model = ScriptedChatModel.of(tool_call("lookup_fields", **args), answer("ok", found=True))
     state = run(samples_index, model, documents=["receipt-en.jpg"])
     [result] = tool_messages(state)[:1]
     assert result.content.splitlines()[1] == (
@@ -195,7 +198,7 @@ def test_lookup_fields_stays_within_the_runs_documents(samples_index) -> None:
 
 @pytest.mark.parametrize("kb", ["other-kb"])
 def test_a_graph_with_an_injected_search_refuses_another_knowledge_base(samples_index, kb) -> None:
-    model = ScriptedChatModel.of(call("list_documents"), answer("x"))
+    model = ScriptedChatModel.of(tool_call("list_documents"), answer("x"))
     state = run(samples_index, model, knowledge_base=kb)
     [reply] = tool_messages(state)[:1]
     assert reply.status == "error" and "not 'other-kb'" in reply.content
@@ -212,24 +215,17 @@ def test_the_context_chooses_the_tools_offered(samples_index) -> None:
 
 
 def test_a_tool_left_out_cannot_be_called(samples_index) -> None:
-    model = ScriptedChatModel.of(call("list_documents"), answer("x"))
+    model = ScriptedChatModel.of(tool_call("list_documents"), answer("x"))
     state = run(samples_index, model, tools=["search_pages"])
     [reply] = tool_messages(state)[:1]
     assert reply.status == "error" and "Unknown tool 'list_documents'" in reply.content
 
 
 def test_model_server_errors_are_explained(samples_index) -> None:
-    import httpx
-    import openai
-
     from qwenvl_agents.errors import VLMConnectionError
 
-    class Down(ScriptedChatModel):
-        def _generate(self, *args, **kwargs):
-            raise openai.APIConnectionError(request=httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions"))
-
     with pytest.raises(VLMConnectionError, match="cannot reach"):
-        run(samples_index, Down.of())
+        run(samples_index, ScriptedChatModel.failing(connection_error()))
 
 
 class _SmallContextModel(ScriptedChatModel):
@@ -237,36 +233,41 @@ class _SmallContextModel(ScriptedChatModel):
 
     limit: int = 0
 
-    def _generate(self, messages, stop=None, run_manager=None, **kwargs):  # type: ignore[no-untyped-def]
+    def respond(self, messages):  # type: ignore[no-untyped-def]
         from qwenvl_agents.errors import VLMRequestError
 
         size = sum(len(text_of(m)) for m in messages)
-        if size > self.limit:
-            self.prompts.append(list(messages))
+        if size > self.limit:  # the refused prompt is recorded too
             raise VLMRequestError(f"the prompt is too long for the server ({size} > {self.limit})")
-        return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+        return super().respond(messages)
 
 
 def test_a_prompt_over_the_servers_context_is_retried_with_shorter_tool_results(samples_index) -> None:
     model = _SmallContextModel(
         messages=iter(
-            [call("search_pages", query="invoice total", document=None), answer("The total is 2,587.72.", found=True)]
+            [
+                tool_call("search_pages", query="invoice total", document=None),
+                answer("The total is 2,587.72.", found=True),
+            ]
         )
     )
     model.limit = 10**9  # first, measure the prompt with the whole search result
-    run(samples_index, model, RecordingVision(reply="-"))
+    run(samples_index, model, fake_vision("-"))
     full_prompt = model.prompts[-1]
     tool_chars = sum(len(text_of(m)) for m in full_prompt if isinstance(m, ToolMessage))
     assert tool_chars > 600  # the search result is long enough to shorten
 
     small = _SmallContextModel(
         messages=iter(
-            [call("search_pages", query="invoice total", document=None), answer("The total is 2,587.72.", found=True)]
+            [
+                tool_call("search_pages", query="invoice total", document=None),
+                answer("The total is 2,587.72.", found=True),
+            ]
         )
     )
     # Room for the system prompt and question, not for the whole search result.
     small.limit = sum(len(text_of(m)) for m in full_prompt) - tool_chars + 600
-    state = run(samples_index, small, RecordingVision(reply="-"))
+    state = run(samples_index, small, fake_vision("-"))
     assert state["answer"] == "The total is 2,587.72."
     refused, accepted = small.prompts[-2], small.prompts[-1]
     assert sum(len(text_of(m)) for m in refused) > small.limit
@@ -282,4 +283,4 @@ def test_a_prompt_that_never_fits_fails_with_the_servers_reason(samples_index) -
     model = _SmallContextModel(messages=iter([answer("never")]))
     model.limit = 10
     with pytest.raises(VLMRequestError, match="too long"):
-        run(samples_index, model, RecordingVision(reply="-"))
+        run(samples_index, model, fake_vision("-"))

@@ -5,10 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-import httpx
-import openai
 import pytest
-from agent_fakes import RecordingVision, image_parts, text_of
 from langchain_core.messages import HumanMessage
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
@@ -18,6 +15,7 @@ from qwenvl_agents.retrieval import PageSearch
 from qwenvl_agents.settings import Settings
 from qwenvl_agents.store import PageIndex
 from qwenvl_agents.types import DocumentInfo, PageExtraction
+from tests.support.fakes import connection_error, fake_vision, image_parts, text_of
 
 
 def strict_problems(schema: dict[str, Any], path: str = "$") -> list[str]:
@@ -89,27 +87,26 @@ SLIDES = [{"document": "slides-en.pptx", "page": n} for n in (1, 2, 3)]
 
 def test_pages_beyond_the_servers_image_limit_go_in_several_requests(samples_index) -> None:
     settings = samples_index.settings.model_copy(update={"vlm_max_images_per_prompt": 2})
-    vision = RecordingVision(reply="slide text")
+    vision = fake_vision("slide text")
     result = tools_for(samples_index, vision, settings, look_pages=3).look_at_pages("What do they say?", SLIDES)
-    counts = sorted(len(image_parts(m)) for [m] in vision.received)
+    counts = sorted(len(image_parts(m)) for [m] in vision.prompts)
     assert counts == [1, 2]
     assert [(r["document"], r["page"]) for r in result.looked] == [("slides-en.pptx", n) for n in (1, 2, 3)]
     assert result.content.count("slide text") == 2 and result.usage["input_tokens"] == 200
-    labels = sorted([line for line in text_of(m).splitlines() if line.startswith("Image ")] for [m] in vision.received)
+    labels = sorted([line for line in text_of(m).splitlines() if line.startswith("Image ")] for [m] in vision.prompts)
     # Each request names exactly the pages it shows, in the order of its images.
     assert labels == [["Image 1: [slides-en.pptx, p. 1]", "Image 2: [slides-en.pptx, p. 2]"],
                       ["Image 1: [slides-en.pptx, p. 3]"]]  # fmt: skip
 
 
 def test_look_pages_sets_the_images_per_request(samples_index) -> None:
-    vision = RecordingVision()
+    vision = fake_vision()
     tools_for(samples_index, vision, look_pages=1).look_at_pages("What do they say?", SLIDES)
-    assert [len(image_parts(m)) for [m] in vision.received] == [1, 1, 1]
+    assert [len(image_parts(m)) for [m] in vision.prompts] == [1, 1, 1]
 
 
 def test_vision_errors_and_unknown_pages_become_tool_results(samples_index) -> None:
-    request = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
-    vision = RecordingVision(error=openai.APIConnectionError(request=request))
+    vision = fake_vision(error=connection_error())
     tools = tools_for(samples_index, vision)
     result = tools.look_at_pages("total?", [{"document": "invoice-en.pdf", "page": 1}])
     assert "Could not look at these pages" in result.content and "cannot reach" in result.content
@@ -118,7 +115,7 @@ def test_vision_errors_and_unknown_pages_become_tool_results(samples_index) -> N
     )
     assert "[invoice-en.pdf, p. 7]: no such page" in result.content
     assert "no indexed document matches 'nope.pdf'" in result.content
-    assert result.looked == [] and len(vision.received) == 1
+    assert result.looked == [] and len(vision.prompts) == 1
 
 
 def test_a_page_without_a_stored_image_is_reported_with_its_text(samples_index, tmp_path) -> None:
@@ -126,26 +123,26 @@ def test_a_page_without_a_stored_image_is_reported_with_its_text(samples_index, 
     index = PageIndex.open(settings)
     doc = DocumentInfo(hashlib.sha256(b"memo").hexdigest(), "/in/memo.pdf", "memo.pdf", "pdf", "pdf", 4, 1)
     index.upsert_page(doc, PageExtraction(doc.document_id, 1, "Memo: the budget is 12,000 EUR.", "text"))
-    vision = RecordingVision()
+    vision = fake_vision()
     result = tools_for(samples_index, vision, settings, search=PageSearch(index)).look_at_pages(
         "budget?", [{"document": "memo.pdf", "page": 1}]
     )
-    assert vision.received == []
+    assert vision.prompts == []
     assert "[memo.pdf, p. 1]: no stored page image" in result.content and "12,000 EUR" in result.content
     assert result.looked == [] and [r["document"] for r in result.seen] == ["memo.pdf"]
 
 
 def test_search_pages_applies_the_document_argument_and_the_runs_scope(samples_index) -> None:
-    tools = tools_for(samples_index, RecordingVision(), documents=["invoice-en.pdf", "receipt-en.jpg"])
+    tools = tools_for(samples_index, fake_vision(), documents=["invoice-en.pdf", "receipt-en.jpg"])
     result = tools.search_pages("total", "receipt-en.jpg")
     assert {r["document"] for r in result.seen} == {"receipt-en.jpg"}
     assert "outside the documents" in tools.search_pages("total", "report-en.pdf").content
-    unscoped = tools_for(samples_index, RecordingVision(), k=2).search_pages("total", None)
+    unscoped = tools_for(samples_index, fake_vision(), k=2).search_pages("total", None)
     assert len(unscoped.seen) == 2
 
 
 def test_tools_run_as_langchain_tools_with_pages_as_artifacts(samples_index) -> None:
-    tools = {t.name: t for t in tools_for(samples_index, RecordingVision()).as_tools()}
+    tools = {t.name: t for t in tools_for(samples_index, fake_vision()).as_tools()}
     call = {
         "name": "search_pages",
         "args": {"query": "INV-2026-0042", "document": None},

@@ -12,7 +12,7 @@ from PIL import Image
 
 from qwenvl_agents.documents.detect import SUPPORTED_SUFFIXES, detect_type, hash_file
 from qwenvl_agents.errors import CorruptDocumentError, EncryptedDocumentError, UnsupportedDocumentError
-from tests.unit.documents.factories import make_pdf
+from tests.support.documents import make_pdf
 
 
 def _image_bytes(fmt: str) -> bytes:

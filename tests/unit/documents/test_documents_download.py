@@ -11,7 +11,7 @@ import pytest
 from qwenvl_agents.documents import DownloadError, RenderOptions, iter_pages, open_document
 from qwenvl_agents.errors import DocumentTooLargeError
 from qwenvl_agents.types import PageImage, SourceFailure
-from tests.unit.documents.factories import http_server, make_pdf
+from tests.support.documents import http_server, make_pdf
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from PIL import Image
 
 from qwenvl_agents.documents import RenderOptions, open_document
 from qwenvl_agents.errors import CorruptDocumentError, DocumentTooLargeError
-from tests.unit.documents.factories import png_header_only, sha256_file
+from tests.support.documents import png_header_only, sha256_file
 
 
 def test_png_alpha_is_flattened_onto_white(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from qwenvl_agents.documents.pdf import PdfBackend
 from qwenvl_agents.errors import CorruptDocumentError
 from qwenvl_agents.store.page_images import PageImageStore
 from qwenvl_agents.types import PageImage, SourceFailure
-from tests.unit.documents.factories import make_pdf, png_header_only, sha256_file
+from tests.support.documents import make_pdf, png_header_only, sha256_file
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from PIL import Image
 
 from qwenvl_agents.documents import RenderOptions, open_document
 from qwenvl_agents.errors import CorruptDocumentError, EncryptedDocumentError
-from tests.unit.documents.factories import dark_fraction, make_pdf, pdfinfo_pages, sha256_file, text_width
+from tests.support.documents import dark_fraction, make_pdf, pdfinfo_pages, sha256_file, text_width
 
 
 def test_pages_are_numbered_from_one_at_the_requested_dpi(tmp_path: Path) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from evaluation_helpers import case
 
 from qwenvl_agents.agent.prompts import NOT_FOUND_TEXT
 from qwenvl_agents.evaluation import declined, normalize_text, score_answer, strip_citations
+from tests.unit.evaluation.helpers import case
 
 # --- number ---------------------------------------------------------------------------------------------------
 

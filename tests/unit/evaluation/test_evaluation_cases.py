@@ -8,11 +8,11 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
-from evaluation_helpers import corpus_with, good_row, write_lines
 
 from qwenvl_agents.errors import QwenVLError
 from qwenvl_agents.evaluation import CaseFileError, EvalCase, load_cases, resolve_corpus_root
 from tests.support.corpus import require_corpus
+from tests.unit.evaluation.helpers import corpus_with, good_row, write_lines
 
 
 def test_a_good_file_gives_frozen_cases_with_resolved_paths(tmp_path) -> None:

@@ -75,11 +75,22 @@ def test_blank_image_is_a_blank_page(ocr: OcrExtractor) -> None:
     assert result.status == "ok" and result.blank and result.markdown == "" and result.page_kind == "blank"
 
 
-def test_low_score_lines_are_dropped() -> None:
-    strict = OcrExtractor(min_score=0.9999999)
-    assert strict.read_lines(receipt_page().image) == [] or all(
-        line.score >= 0.9999999 for line in strict.read_lines(receipt_page().image)
-    )
+def test_low_score_lines_are_dropped_and_the_others_kept() -> None:
+    image = receipt_page().image
+    everything = OcrExtractor(min_score=0.0).read_lines(image)
+    assert {"GOLDEN BAKERY SDN BHD", "TOTAL", "RM7.50"} <= {line.text for line in everything}
+    # A threshold in the widest gap between the scores seen: lines fall clearly on one side or the other.
+    scores = sorted({line.score for line in everything})
+    assert len(scores) >= 2, everything
+    _, low, high = max((scores[i + 1] - scores[i], scores[i], scores[i + 1]) for i in range(len(scores) - 1))
+    threshold = (low + high) / 2
+    kept = [line for line in everything if line.score >= threshold]
+    dropped = [line for line in everything if line.score < threshold]
+    assert kept and dropped
+    assert OcrExtractor(min_score=threshold).read_lines(image) == kept
+    # min_score is enforced by read_lines itself, not only by the engine's own text_score setting.
+    unfiltered_engine = OcrExtractor(min_score=threshold, params={"Global.text_score": 0.0})
+    assert unfiltered_engine.read_lines(image) == kept
 
 
 def test_reading_order_groups_rows_on_skewed_scans() -> None:

@@ -6,10 +6,8 @@ import asyncio
 import json
 from typing import Any
 
-import httpx2
 import openai
 import pytest
-from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatResult
 from openai.types.chat import ChatCompletion
@@ -18,6 +16,7 @@ from qwenvl_agents.extract import VLMExtractor
 from qwenvl_agents.extract.text import TextLayerExtractor
 from qwenvl_agents.settings import Settings
 from qwenvl_agents.vlm.retry import RetryPolicy
+from tests.support.fakes import ScriptedChatModel, connection_error, reply, status_error
 from tests.support.pages import page
 
 GOOD = json.dumps(
@@ -48,41 +47,17 @@ SETTINGS = Settings(
 FAST = RetryPolicy(max_retries=2, base_delay=0.0, jitter=0.0)
 
 
-def ai(content: str, finish: str = "stop", tokens: tuple[int, int] = (100, 20)) -> AIMessage:
-    return AIMessage(
-        content=content,
-        response_metadata={"finish_reason": finish},
-        usage_metadata={"input_tokens": tokens[0], "output_tokens": tokens[1], "total_tokens": sum(tokens)},
-    )
-
-
-class RecordingFake(FakeMessagesListChatModel):
-    """LangChain's fake list model that also records the keyword arguments of every call."""
-
-    calls: list[dict[str, Any]] = []  # noqa: RUF012 - pydantic field, copied per instance
-    errors: list[BaseException | None] = []  # noqa: RUF012
-
-    def _generate(
-        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
-    ) -> ChatResult:
-        self.calls.append({"messages": messages, **kwargs})
-        if self.errors:
-            error = self.errors.pop(0)
-            if error is not None:
-                raise error
-        return super()._generate(messages, stop, run_manager, **kwargs)
-
-
 def extractor(
-    responses: list[BaseMessage], errors: list[BaseException | None] | None = None, **kw: Any
-) -> tuple[VLMExtractor, RecordingFake]:
-    fake = RecordingFake(responses=responses, calls=[], errors=list(errors or []))
+    responses: list[AIMessage], errors: list[BaseException | None] | None = None, **kw: Any
+) -> tuple[VLMExtractor, ScriptedChatModel]:
+    """An extractor on a fake that gives ``responses`` round and round, after failing with ``errors``."""
+    fake = ScriptedChatModel.cycle(*responses, errors=errors or ())
     kw.setdefault("retry_policy", FAST)
     return VLMExtractor(chat_model=fake, model_name="fake-qwen", settings=SETTINGS, **kw), fake
 
 
 def test_bad_output_twice_then_good_is_ok_with_three_attempts_and_rising_temperature() -> None:
-    ex, fake = extractor([ai('{"page_kind": "inv', "length"), ai("not json at all"), ai(GOOD)])
+    ex, fake = extractor([reply('{"page_kind": "inv', "length"), reply("not json at all"), reply(GOOD)])
     result = asyncio.run(ex.aextract(page(text_layer="Invoice 42 Total 12.50 EUR, ACME GmbH, Musterstraße 1")))
     assert result.status == "ok" and result.extractor == "vlm" and result.reason is None
     assert result.attempts == 3
@@ -98,7 +73,7 @@ def test_bad_output_twice_then_good_is_ok_with_three_attempts_and_rising_tempera
 
 
 def test_always_bad_falls_back_to_the_text_layer_with_a_reason() -> None:
-    ex, fake = extractor([ai('{"page_kind": "x', "length")])
+    ex, fake = extractor([reply('{"page_kind": "x', "length")])
     result = asyncio.run(ex.aextract(page(text_layer="INVOICE No: 42-A\nTotal 1,007.50 EUR\nThank you for your order")))
     assert result.status == "fallback"
     assert result.extractor == "text"
@@ -109,14 +84,14 @@ def test_always_bad_falls_back_to_the_text_layer_with_a_reason() -> None:
 
 
 def test_mixed_bad_outputs_are_all_named() -> None:
-    ex, _ = extractor([ai("", "stop"), ai("{}", "stop"), ai("nope", "stop")])
+    ex, _ = extractor([reply("", "stop"), reply("{}", "stop"), reply("nope", "stop")])
     result = ex.extract(page(text_layer="Some text layer that is long enough to use"))
     assert result.status == "fallback"
     assert "bad (empty, schema, invalid_json) output after 3 attempts" in (result.reason or "")
 
 
 def test_nothing_to_fall_back_on_is_failed_not_raised() -> None:
-    ex, _ = extractor([ai("[]")])
+    ex, _ = extractor([reply("[]")])
     result = asyncio.run(ex.aextract(page()))  # no text layer, no fallback extractor
     assert result.status == "failed" and result.markdown == ""
     assert "schema" in (result.reason or "") and "no text layer or OCR" in (result.reason or "")
@@ -124,18 +99,14 @@ def test_nothing_to_fall_back_on_is_failed_not_raised() -> None:
 
 
 def test_configured_fallback_extractor_is_used() -> None:
-    ex, _ = extractor([ai("oops")], fallback=TextLayerExtractor(require_good=False))
+    ex, _ = extractor([reply("oops")], fallback=TextLayerExtractor(require_good=False))
     result = asyncio.run(ex.aextract(page(text_layer="short")))
     assert result.status == "fallback" and result.markdown == "short"
 
 
-def _request() -> httpx2.Request:
-    return httpx2.Request("POST", "http://127.0.0.1:1/v1/chat/completions")
-
-
 def test_transport_errors_are_retried_under_one_attempt() -> None:
-    errors: list[BaseException | None] = [openai.APIConnectionError(request=_request())] * 2
-    ex, fake = extractor([ai(GOOD)], errors=errors)
+    errors: list[BaseException | None] = [connection_error()] * 2
+    ex, fake = extractor([reply(GOOD)], errors=errors)
     result = asyncio.run(ex.aextract(page()))
     assert result.status == "ok" and result.attempts == 1
     assert len(fake.calls) == 3
@@ -143,8 +114,8 @@ def test_transport_errors_are_retried_under_one_attempt() -> None:
 
 
 def test_transport_give_up_falls_back_without_more_attempts() -> None:
-    errors: list[BaseException | None] = [openai.APIConnectionError(request=_request())] * 10
-    ex, fake = extractor([ai(GOOD)], errors=errors)
+    errors: list[BaseException | None] = [connection_error()] * 10
+    ex, fake = extractor([reply(GOOD)], errors=errors)
     result = ex.extract(page(text_layer="A good enough text layer for the fallback page"))
     assert result.status == "fallback" and result.attempts == 1
     assert len(fake.calls) == 3  # 1 + 2 retries, then no new bad-output attempt
@@ -152,13 +123,9 @@ def test_transport_give_up_falls_back_without_more_attempts() -> None:
 
 
 def test_client_errors_are_not_retried() -> None:
-    response = httpx2.Response(
-        400, request=_request(), json={"error": {"message": "At most 4 image(s) may be provided"}}
-    )
-    bad_request = openai.BadRequestError(
-        "bad", response=response, body={"message": "At most 4 image(s) may be provided"}
-    )
-    ex, fake = extractor([ai(GOOD)], errors=[bad_request])
+    bad_request = status_error(400, "At most 4 image(s) may be provided")
+    assert isinstance(bad_request, openai.BadRequestError)
+    ex, fake = extractor([reply(GOOD)], errors=[bad_request])
     result = asyncio.run(ex.aextract(page()))
     assert result.status == "failed" and len(fake.calls) == 1
     assert "http_400" in (result.reason or "") and "limit-mm-per-prompt" in (result.reason or "")
@@ -175,7 +142,7 @@ def test_length_error_from_the_openai_parse_path_counts_as_truncated() -> None:
             "usage": {"prompt_tokens": 50, "completion_tokens": 7, "total_tokens": 57},
         }
     )
-    ex, _ = extractor([ai(GOOD)], errors=[openai.LengthFinishReasonError(completion=completion)])
+    ex, _ = extractor([reply(GOOD)], errors=[openai.LengthFinishReasonError(completion=completion)])
     result = asyncio.run(ex.aextract(page()))
     assert result.status == "ok" and result.attempts == 2
     assert ex.stats.bad_outputs == {"truncated": 1}
@@ -183,7 +150,7 @@ def test_length_error_from_the_openai_parse_path_counts_as_truncated() -> None:
 
 
 def test_many_pages_keep_their_identity_and_each_yields_once() -> None:
-    ex, _ = extractor([ai(GOOD), ai("bad"), ai(GOOD), ai(GOOD), ai("bad"), ai(GOOD)] * 3)
+    ex, _ = extractor([reply(GOOD), reply("bad"), reply(GOOD), reply(GOOD), reply("bad"), reply(GOOD)] * 3)
     pages = [page(number=i) for i in range(1, 8)]
 
     async def run() -> list[tuple[int, int, str]]:
@@ -200,7 +167,7 @@ def test_requests_in_flight_are_bounded() -> None:
     in_flight = 0
     peak = 0
 
-    class SlowFake(RecordingFake):
+    class SlowFake(ScriptedChatModel):
         async def _agenerate(
             self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
         ) -> ChatResult:
@@ -211,7 +178,7 @@ def test_requests_in_flight_are_bounded() -> None:
             in_flight -= 1
             return self._generate(messages, stop, None, **kw)
 
-    fake = SlowFake(responses=[ai(GOOD)], calls=[], errors=[])
+    fake = SlowFake.cycle(reply(GOOD))
     ex = VLMExtractor(chat_model=fake, settings=SETTINGS, max_concurrency=3, retry_policy=FAST)
     results = asyncio.run(ex.aextract_all([page(number=i) for i in range(1, 13)], max_in_flight=12))
     assert [r.status for r in results] == ["ok"] * 12
@@ -219,7 +186,7 @@ def test_requests_in_flight_are_bounded() -> None:
 
 
 def test_max_tokens_is_clamped_to_the_context_and_too_big_pages_are_not_sent() -> None:
-    ex, fake = extractor([ai(GOOD)], max_model_len=2048, max_tokens=100_000)
+    ex, fake = extractor([reply(GOOD)], max_model_len=2048, max_tokens=100_000)
     result = asyncio.run(ex.aextract(page()))
     assert result.status == "ok"
     sent = fake.calls[0]["max_tokens"]
@@ -234,7 +201,7 @@ def test_max_tokens_is_clamped_to_the_context_and_too_big_pages_are_not_sent() -
 
 
 def test_a_crash_while_preparing_is_a_failed_page() -> None:
-    ex, _ = extractor([ai(GOOD)])
+    ex, _ = extractor([reply(GOOD)])
     broken = page()
     object.__setattr__(broken, "image", None)
     result = asyncio.run(ex.aextract(broken))

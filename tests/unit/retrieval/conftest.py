@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from retrieval_helpers import entries
 
 from qwenvl_agents.retrieval import PageSearch
 from qwenvl_agents.settings import Settings
 from qwenvl_agents.store import HashingEmbeddings, PageIndex
+from tests.unit.retrieval.helpers import entries
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Pages for the retrieval tests: invoices, a Chinese page, a deck and a long report (imported by name)."""
+"""Pages for the retrieval tests: invoices, a Chinese page, a deck and a long report."""
 
 from __future__ import annotations
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from retrieval_helpers import DOCS
 
 from qwenvl_agents.retrieval import SearchFilters, UnknownDocumentError, resolve_documents
+from tests.unit.retrieval.helpers import DOCS
 
 
 def test_one_string_is_one_value_not_characters():

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from retrieval_helpers import DOCS, doc, entry
 
 from qwenvl_agents.retrieval import PageRetriever, SearchFilters
 from qwenvl_agents.types import KeyFields
+from tests.unit.retrieval.helpers import DOCS, doc, entry
 
 
 def names(hits):
@@ -76,7 +76,10 @@ def test_filters_hold_in_every_mode(search, filters, expected, mode, dense_path,
 def test_results_carry_what_an_answer_needs(search):
     hit = search.search("ACME factuur", 1)[0]
     assert (hit.rank, hit.page, hit.page_kind, hit.language) == (1, 1, "invoice", "nl")
-    assert hit.fields.total == 120.0 and hit.fields.seller == "ACME B.V."
+    assert isinstance(hit.fields, KeyFields)
+    assert hit.fields == KeyFields(
+        seller="ACME B.V.", total=120.0, issue_date="2026-03-01", currency="EUR", document_number="INV-2026-0042"
+    )
     assert hit.document_id == DOCS["acme"].document_id
     assert str(hit.citation) == "[acme-2026-03.pdf, p. 1]"
     assert hit.dense_rank is not None and hit.lexical_rank is not None
@@ -111,7 +114,6 @@ def test_retriever_returns_documents_with_citations(search):
     assert docs[0].page_content.startswith("acme-2026-03.pdf")
     only_slides = retriever.invoke("text", k=3, filters=SearchFilters(page_kinds=["slide"]))
     assert [d.metadata["page_kind"] for d in only_slides] == ["slide"] * 3
-    assert KeyFields  # imported for the type of hit.fields above
 
 
 def test_writes_by_another_writer_show_within_the_freshness_interval(search):

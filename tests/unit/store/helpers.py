@@ -1,4 +1,4 @@
-"""Documents and extractions made up on the spot for the index tests (imported by name: no package here)."""
+"""Documents and extractions made up on the spot for the index tests."""
 
 from __future__ import annotations
 

@@ -14,11 +14,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
-from store_helpers import make_doc, make_page
 
 from qwenvl_agents.errors import MissingDependencyError
 from qwenvl_agents.settings import Settings
 from qwenvl_agents.store import HashingEmbeddings, PageIndex, embedder_name, make_embeddings
+from tests.unit.store.helpers import make_doc, make_page
 
 
 def cos(a: list[float], b: list[float]) -> float:

@@ -6,7 +6,6 @@ import json
 
 import pytest
 from PIL import Image
-from store_helpers import invoice_fields, make_doc, make_page
 
 from qwenvl_agents.store import (
     EmbedderMismatchError,
@@ -18,6 +17,7 @@ from qwenvl_agents.store import (
     page_id,
 )
 from qwenvl_agents.types import LineItem, PageImage, Table
+from tests.unit.store.helpers import invoice_fields, make_doc, make_page
 
 
 def long_text(paragraphs: int, word: str = "alpha") -> str:

@@ -8,10 +8,10 @@ import sys
 import threading
 
 import pytest
-from store_helpers import make_doc
 
 from qwenvl_agents.settings import Settings
 from qwenvl_agents.store import IngestLedger
+from tests.unit.store.helpers import make_doc
 
 
 @pytest.fixture

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-from store_helpers import make_doc, make_page
-
 from qwenvl_agents.store import LexicalIndex, PageEntry, page_id
 from qwenvl_agents.store.lexical import collection_fingerprint
+from tests.unit.store.helpers import make_doc, make_page
 
 ZH = (
     "增值税专用发票\n\n购买方：北京星辰科技有限公司\n\n"

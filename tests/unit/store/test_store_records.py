@@ -5,12 +5,12 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from store_helpers import invoice_fields, make_doc, make_page
 
 from qwenvl_agents.store import PageEntry, StoredPage, chunk_id, content_key, page_id
 from qwenvl_agents.store.chunks import split_chunks
 from qwenvl_agents.store.records import parse_record_id
 from qwenvl_agents.types import StoredImage, Table
+from tests.unit.store.helpers import invoice_fields, make_doc, make_page
 
 
 def test_ids_are_deterministic_and_parse_back() -> None:
@@ -49,7 +49,9 @@ def test_page_key_defaults_to_the_image_hash() -> None:
 def test_metadata_is_flat_scalars_without_none() -> None:
     doc = make_doc(title="Title")
     ext = make_page(doc, 1, "body", fields=invoice_fields("ACME", 10, "2026-01-02"), tables=(Table((("a",),)),))
-    for record in PageEntry(doc, ext, timestamp=65.0).records(chunk_chars=2000):
+    records = PageEntry(doc, ext, timestamp=65.0).records(chunk_chars=2000)
+    assert [r.metadata["record_type"] for r in records] == ["page"]  # a short page: its page record only
+    for record in records:
         for key, value in record.metadata.items():
             assert isinstance(value, str | int | float | bool), key
         assert record.metadata["total"] == 10.0 and isinstance(record.metadata["total"], float)
@@ -81,8 +83,11 @@ def test_long_page_chunks_cover_the_text_and_page_vector_is_bounded() -> None:
 def test_split_chunks_overlaps_and_respects_size() -> None:
     text = "\n\n".join(f"Paragraph number {i} " + "words " * 30 for i in range(10))
     chunks = split_chunks(text, 400, overlap=40)
+    assert len(chunks) >= 5
+    assert all(any(f"Paragraph number {i} " in c for c in chunks) for i in range(10))  # no text is lost
     assert all(len(c) <= 400 for c in chunks)
     assert all(a[-20:].split()[-1] in b[:60] for a, b in itertools.pairwise(chunks))
     cjk = "这是一个很长的中文句子。" * 200
-    assert all(len(c) <= 300 for c in split_chunks(cjk, 300))
+    cjk_chunks = split_chunks(cjk, 300)
+    assert len(cjk_chunks) >= len(cjk) // 300 and all(len(c) <= 300 for c in cjk_chunks)
     assert split_chunks("x" * 1000, 300) and all(len(c) <= 300 for c in split_chunks("x" * 1000, 300))

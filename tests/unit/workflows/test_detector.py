@@ -10,14 +10,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-import openai
 import pytest
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.output_parsers import PydanticOutputParser
-from langchain_core.outputs import ChatGeneration, ChatResult
-from langchain_core.runnables import RunnableLambda
 from PIL import Image, ImageStat
 from pydantic import Field
 
@@ -29,70 +23,34 @@ from qwenvl_agents.workflows.detector import (
     enhance_contrast,
     event_from_dict,
 )
+from tests.support.fakes import ScriptedChatModel, connection_error, reply
 from tests.support.videos import make_undecodable_video, make_video
 
 YES = {"present": True, "description": "a red ball in the middle", "confidence": 8}
 NO = {"present": False, "description": "an empty grey scene", "confidence": 7}
 
 
-class FrameFake(BaseChatModel):
-    """Answers each frame from ``answers`` (by the timestamp in the prompt): a dict is sent as JSON, a str
-    as is, an exception is raised as the request's failure. ``with_structured_output`` parses like
-    ``ChatOpenAI(..., include_raw=True)``: raw message, parsed model or None, parsing error."""
+class FrameFake(ScriptedChatModel):
+    """Answers each frame from ``answers`` by the timestamp in its prompt (``default`` for the others): a dict
+    is sent as JSON, a str as is, an exception is raised as the request's failure. Structured output parses
+    like ``ChatOpenAI(..., include_raw=True)``, or with ``raw_structured_output=False`` like the local backends
+    (no ``include_raw``; the parser raises on a bad answer)."""
 
     answers: dict[float, Any] = Field(default_factory=dict)
     default: Any = Field(default_factory=lambda: NO)
     finish_reason: str = "stop"
-    prompts: list[list[BaseMessage]] = Field(default_factory=list)
-    methods: list[Any] = Field(default_factory=list)
 
-    @property
-    def _llm_type(self) -> str:
-        return "frame-fake"
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        self.prompts.append(list(messages))
+    def respond(self, messages: list[BaseMessage]) -> AIMessage:
         text = messages[-1].content[-1]["text"]  # type: ignore[index]
         match = re.search(r"Frame at ([\d.]+) s", text)
         assert match, text
         answer = self.answers.get(float(match.group(1)), self.default)
         if isinstance(answer, BaseException):
             raise answer
-        content = answer if isinstance(answer, str) else json.dumps(answer)
-        message = AIMessage(content=content, response_metadata={"finish_reason": self.finish_reason})
-        return ChatResult(generations=[ChatGeneration(message=message)])
-
-    def with_structured_output(self, schema: Any, *, include_raw: bool = False, **kwargs: Any) -> Any:  # type: ignore[override]
-        self.methods.append(kwargs.get("method"))
-        parser = PydanticOutputParser(pydantic_object=schema)
-
-        def parse(message: AIMessage) -> dict[str, Any]:
-            try:
-                return {"raw": message, "parsed": parser.invoke(message), "parsing_error": None}
-            except Exception as exc:
-                return {"raw": message, "parsed": None, "parsing_error": exc}
-
-        assert include_raw
-        return self | RunnableLambda(parse)
+        return reply(answer, self.finish_reason, tokens=None)
 
     def images(self) -> list[str]:
         return [m[-1].content[0]["image_url"]["url"] for m in self.prompts]  # type: ignore[index]
-
-
-class SelfParsingFake(FrameFake):
-    """Like the local backends: no ``include_raw``; the parser raises on a bad answer."""
-
-    def with_structured_output(self, schema: Any, *, include_raw: bool = False, **kwargs: Any) -> Any:  # type: ignore[override]
-        if include_raw:
-            raise NotImplementedError("include_raw=True is not supported")
-        self.methods.append(kwargs.get("method"))
-        return self | PydanticOutputParser(pydantic_object=schema)
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +61,10 @@ def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def detector(fake: FrameFake, **kwargs: Any) -> VideoDetector:
     kwargs.setdefault("min_pixels", 4 * 784)
     kwargs.setdefault("max_pixels", 16 * 784)
-    return VideoDetector(fake, "a red ball", **kwargs)
+    built = VideoDetector(fake, "a red ball", **kwargs)
+    # A model that supports it is asked for the raw answer too (its finish reason tells a cut answer).
+    assert fake.structured_calls[-1] == ("json_schema", fake.raw_structured_output)
+    return built
 
 
 def frames(events: list[Any]) -> list[FrameEvent]:
@@ -118,7 +79,7 @@ def test_stops_after_n_consecutive_detections(video: Path) -> None:
     assert [f.timestamp for f in frames(events)] == [0.0, 1.0, 2.0, 3.0]
     assert [f.run for f in frames(events)] == [0, 0, 1, 2]
     assert len(fake.prompts) == 4  # nothing asked after the stop
-    assert fake.methods == ["json_schema"]
+    assert fake.structured_calls == [("json_schema", True)]
     assert (summary.reason, summary.status, summary.detected, summary.stopped_early) == ("detected", "ok", True, True)
     assert (summary.first_detection, summary.last_timestamp, summary.frames_checked) == (2.0, 3.0, 4)
     assert summary.frames_total == 8 and summary.detections == (2.0, 3.0)
@@ -137,7 +98,7 @@ def test_errors_are_not_detections_and_break_a_run(video: Path) -> None:
         1.0: YES,
         2.0: "{not json",  # invalid answer
         3.0: YES,
-        4.0: openai.APIConnectionError(request=None),  # type: ignore[arg-type]  # failed request
+        4.0: connection_error(),  # failed request
         5.0: YES,
         6.0: YES,
     }
@@ -164,21 +125,22 @@ def test_low_confidence_and_schema_violations(video: Path) -> None:
 
 def test_an_answer_cut_at_the_token_limit_is_an_error(video: Path) -> None:
     events = frames(list(detector(FrameFake(default=YES, finish_reason="length"), max_frames=2).stream(video)))
+    assert len(events) == 2  # both frames are reported, as errors
     assert all(e.status == "error" and "token limit" in (e.error or "") for e in events)
 
 
 def test_a_self_parsing_model_works_and_its_bad_answers_are_not_server_failures(video: Path) -> None:
-    fake = SelfParsingFake(default="garbage", answers={1.0: YES, 2.0: YES})
+    fake = FrameFake(default="garbage", answers={1.0: YES, 2.0: YES}, raw_structured_output=False)
     events = list(detector(fake, consecutive=0, max_frames=5).stream(video))
     assert [f.status for f in frames(events)] == ["error", "ok", "ok", "error", "error"]
-    assert "invalid answer" in (frames(events)[0].error or "") and fake.methods == ["json_schema"]
+    assert "invalid answer" in (frames(events)[0].error or "") and fake.structured_calls == [("json_schema", False)]
     summary = events[-1]
     assert isinstance(summary, DetectionSummary)
     assert (summary.reason, summary.detections, summary.errors) == ("max_frames", (1.0, 2.0), 3)
 
 
 def test_an_unreachable_server_ends_the_scan(video: Path) -> None:
-    down = openai.APIConnectionError(request=None)  # type: ignore[arg-type]
+    down = connection_error()
     fake = FrameFake(default=down, answers={1.0: "garbage"})  # an invalid answer resets the count
     summary = detector(fake, max_consecutive_errors=3).invoke(video)
     assert summary.reason == "server_errors" and summary.status == "error" and summary.stopped_early

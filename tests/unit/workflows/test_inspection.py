@@ -5,15 +5,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
-import itertools
 import json
 from enum import Enum
 from typing import Any, Literal
 
 import pytest
-from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatResult
+from langchain_core.messages import AIMessage
 from PIL import Image
 from pydantic import BaseModel, Field
 
@@ -26,6 +23,7 @@ from qwenvl_agents.workflows.inspection import (
     input_name,
     schema_from_json_schema,
 )
+from tests.support.fakes import ScriptedChatModel, reply
 
 PIXELS = {"min_pixels": 4 * 784, "max_pixels": 16 * 784}
 
@@ -47,35 +45,6 @@ class SafetyReport(BaseModel):
 GOOD = {"fire": "no", "smoke": "unsure", "hard_hats": "no people", "details": "An empty corridor."}
 
 
-def reply(content: str | dict[str, Any], finish: str = "stop", tokens: tuple[int, int] = (100, 20)) -> AIMessage:
-    text = content if isinstance(content, str) else json.dumps(content)
-    return AIMessage(
-        content=text,
-        response_metadata={"finish_reason": finish},
-        usage_metadata={"input_tokens": tokens[0], "output_tokens": tokens[1], "total_tokens": sum(tokens)},
-    )
-
-
-class Recording(GenericFakeChatModel):
-    """Answers the scripted replies in order and records every call's messages and keyword arguments."""
-
-    calls: list[dict[str, Any]] = Field(default_factory=list)
-
-    def _generate(
-        self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
-    ) -> ChatResult:
-        self.calls.append({"messages": messages, **kwargs})
-        return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
-
-
-def recording(*replies: AIMessage) -> Recording:
-    return Recording(messages=iter(replies))
-
-
-def always(message: AIMessage) -> Recording:
-    return Recording(messages=itertools.repeat(message))
-
-
 def png(color: str = "red", size: tuple[int, int] = (90, 60)) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", size, color).save(buf, "PNG")
@@ -83,7 +52,7 @@ def png(color: str = "red", size: tuple[int, int] = (90, 60)) -> bytes:
 
 
 def test_prompt_lists_every_question_and_the_allowed_answers() -> None:
-    model = recording(reply(GOOD))
+    model = ScriptedChatModel.of(reply(GOOD))
     inspector = VisualInspector(model, SafetyReport, instructions="Photos of a warehouse.", **PIXELS)
     result = inspector.invoke(Image.new("RGB", (200, 100), "gray"))
     assert result.status == "ok" and result.answer == SafetyReport.model_validate(GOOD)
@@ -108,7 +77,7 @@ def test_prompt_lists_every_question_and_the_allowed_answers() -> None:
 
 
 def test_invalid_output_is_retried_hotter_then_accepted() -> None:
-    model = recording(reply('{"fire": "no", "smoke"'), reply(GOOD))
+    model = ScriptedChatModel.of(reply('{"fire": "no", "smoke"'), reply(GOOD))
     result = VisualInspector(model, SafetyReport, **PIXELS).invoke(png())
     assert result.status == "ok" and result.answer is not None and result.answer.hard_hats is HardHats.no_people
     assert result.attempts == 2
@@ -129,7 +98,7 @@ def test_invalid_output_is_retried_hotter_then_accepted() -> None:
     ],
 )
 def test_bad_output_after_the_last_attempt_is_an_error_with_the_raw_text(replies: list[AIMessage], reason: str) -> None:
-    model = recording(*replies)
+    model = ScriptedChatModel.of(*replies)
     result = VisualInspector(model, SafetyReport, attempts=2, **PIXELS).invoke(png())
     assert result.status == "error" and result.answer is None
     assert result.error is not None and result.error.startswith(f"{reason} output after 2 attempts")
@@ -144,7 +113,7 @@ def test_one_bad_image_never_stops_the_batch(tmp_path) -> None:
     corrupt.write_bytes(png("blue")[:40])
     garbage_url = "data:image/png;base64," + base64.b64encode(b"not an image" * 500).decode()
     inputs: list[Any] = [good, tmp_path / "missing.png", corrupt, garbage_url, png("white")]
-    model = always(reply(GOOD))
+    model = ScriptedChatModel.always(reply(GOOD))
     results = VisualInspector(model, SafetyReport, max_concurrency=3, **PIXELS).batch(inputs)
     assert [r.status for r in results] == ["ok", "error", "error", "error", "ok"]
     assert [r.image for r in results[:3]] == [str(good), str(tmp_path / "missing.png"), str(corrupt)]
@@ -163,14 +132,8 @@ def test_one_bad_image_never_stops_the_batch(tmp_path) -> None:
 
 
 def test_a_failed_request_is_that_image_error_and_the_rest_go_on() -> None:
-    class Flaky(Recording):
-        def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
-            if not self.calls:  # the first request fails, the next ones are answered
-                self.calls.append({})
-                raise ConnectionError("refused")
-            return super()._generate(messages, *args, **kwargs)
-
-    model = Flaky(messages=itertools.repeat(reply(GOOD)))
+    # The first request fails, the next ones are answered.
+    model = ScriptedChatModel.always(reply(GOOD), errors=[ConnectionError("refused")])
     inspector = VisualInspector(model, SafetyReport, max_concurrency=1, **PIXELS)
     first, second = inspector.batch([png("red"), png("green")])
     assert first.status == "error" and first.error is not None
@@ -180,8 +143,8 @@ def test_a_failed_request_is_that_image_error_and_the_rest_go_on() -> None:
 
 def test_abatch_matches_batch_and_keeps_order(tmp_path) -> None:
     inputs: list[Any] = [png("red"), tmp_path / "nope.png", png("green"), png("blue")]
-    sync = VisualInspector(always(reply(GOOD)), SafetyReport, **PIXELS).batch(inputs)
-    inspector = VisualInspector(always(reply(GOOD)), SafetyReport, max_concurrency=2, **PIXELS)
+    sync = VisualInspector(ScriptedChatModel.always(reply(GOOD)), SafetyReport, **PIXELS).batch(inputs)
+    inspector = VisualInspector(ScriptedChatModel.always(reply(GOOD)), SafetyReport, max_concurrency=2, **PIXELS)
     result = asyncio.run(inspector.abatch(inputs))
     assert [(r.image, r.status, r.answer) for r in result] == [(r.image, r.status, r.answer) for r in sync]
     assert [r.status for r in result] == ["ok", "error", "ok", "ok"]
@@ -193,7 +156,7 @@ def test_video_frames_and_pages_are_named_by_source_and_position() -> None:
     assert input_name(frame) == "/videos/site.mp4@12.00s"
     pdf = DocumentInfo("1" * 64, "/docs/plan.pdf", "plan.pdf", "pdf", "pdf", 1000, 3)
     assert input_name(PageImage(pdf, 2, Image.new("RGB", (64, 48)))) == "/docs/plan.pdf#page=2"
-    result = VisualInspector(always(reply(GOOD)), SafetyReport, **PIXELS).invoke(frame)
+    result = VisualInspector(ScriptedChatModel.always(reply(GOOD)), SafetyReport, **PIXELS).invoke(frame)
     assert result.status == "ok" and result.image == "/videos/site.mp4@12.00s"
 
 
@@ -206,7 +169,7 @@ def test_result_to_dict_is_json_ready() -> None:
 
 def test_schema_must_be_a_pydantic_model() -> None:
     with pytest.raises(TypeError, match="pydantic BaseModel"):
-        VisualInspector(always(reply(GOOD)), dict)  # type: ignore[type-var]
+        VisualInspector(ScriptedChatModel.always(reply(GOOD)), dict)  # type: ignore[type-var]
 
 
 def test_json_schema_file_becomes_a_validating_model(tmp_path) -> None:
@@ -226,9 +189,10 @@ def test_json_schema_file_becomes_a_validating_model(tmp_path) -> None:
     for bad in ({"open": "maybe", "people": 3}, {"open": "no", "people": 99}, {"open": "no"}, {"note": "x" * 21}):
         with pytest.raises(ValueError):
             model.model_validate(bad)
-    result = VisualInspector(recording(reply({"open": "yes", "people": 2})), model, **PIXELS).invoke(png())
+    result = VisualInspector(ScriptedChatModel.of(reply({"open": "yes", "people": 2})), model, **PIXELS).invoke(png())
     assert (
-        result.status == "ok" and "- open: Is the gate open?" in VisualInspector(always(reply("")), model).user_prompt
+        result.status == "ok"
+        and "- open: Is the gate open?" in VisualInspector(ScriptedChatModel.always(reply("")), model).user_prompt
     )
     with pytest.raises(ValueError, match="no 'properties'"):
         schema_from_json_schema({"type": "object"})
@@ -247,7 +211,9 @@ def test_schema_named_as_module_or_file(tmp_path) -> None:
         "class Door(BaseModel):\n    closed: Literal['yes', 'no']\n"
     )
     door = load_schema(f"{source}:Door")
-    assert VisualInspector(always(reply({"closed": "no"})), door, **PIXELS).invoke(png()).status == "ok"
+    assert (
+        VisualInspector(ScriptedChatModel.always(reply({"closed": "no"})), door, **PIXELS).invoke(png()).status == "ok"
+    )
     for spec, message in [
         ("qwenvl_agents.extract.schemas", "give module:Class"),
         ("no_such_module_x:Thing", "cannot import"),

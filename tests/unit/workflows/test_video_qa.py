@@ -7,15 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
-from langchain_core.outputs import ChatResult
 
 from qwenvl_agents.errors import CorruptDocumentError, VLMRequestError
 from qwenvl_agents.vlm import VLMClient
 from qwenvl_agents.workflows.video_qa import aask_video, ask_video, ask_videos
+from tests.support.fakes import ScriptedChatModel
 from tests.support.videos import make_undecodable_video, make_video
-from tests.unit.agent.agent_fakes import ScriptedChatModel
 
 SMALL: dict[str, Any] = {"max_video_tokens": 200, "max_pixels": 96 * 784}
 
@@ -92,26 +90,11 @@ def test_empty_question_is_refused(clip: Path) -> None:
         ask_video(ScriptedChatModel.of("x"), clip, "  ")
 
 
-class FailsOnSecondCall(ScriptedChatModel):
-    """Answers, except that its second request fails like a refused request."""
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        if len(self.prompts) == 1:
-            self.prompts.append(list(messages))
-            raise RuntimeError("server said no")
-        return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
-
-
 def test_batch_with_a_bad_video_and_a_failed_request_answers_the_rest(clip: Path, tmp_path: Path) -> None:
     bad = make_undecodable_video(tmp_path / "bad.mp4")
     other = make_video(tmp_path / "other.mp4", seconds=2, fps=4.0, appears_at=None)
-    model = FailsOnSecondCall(messages=iter([AIMessage("first"), AIMessage("third")]))
+    # The second request fails like a refused request.
+    model = ScriptedChatModel.of(AIMessage("first"), AIMessage("third"), errors=[None, RuntimeError("server said no")])
     answers = ask_videos(model, [clip, bad, other, clip], "What happens?", frames=2, max_concurrency=1, **SMALL)
     assert [a.status for a in answers] == ["ok", "error", "error", "ok"]
     assert [a.answer for a in answers] == ["first", "", "", "third"]
