@@ -132,7 +132,7 @@ def test_render_pages_renders_only_the_selected_pages_between_start_and_end(
 ) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
-    report = make_pdf(folder / "a_report.pdf", [f"page {i}" for i in range(1, 6)])
+    make_pdf(folder / "a_report.pdf", [f"page {i}" for i in range(1, 6)])
     (folder / "b_broken.pdf").write_bytes(b"<html>404</html>")
     (folder / "c_notes.txt").write_text("left out of a folder")
     Image.new("RGB", (20, 10), "white").save(folder / "d_photo.png")
