@@ -9,9 +9,14 @@ extractor through a real HTTP proxy, so only the way they are sent differs:
 * load generator: every prepared request at once (``--concurrency``), parse and validate — the best
   this server can do with these requests.
 
-Then the offline extractors' pages/s on the corpus (text layer for PDFs, OCR for the receipts).
+Then the offline extractors' pages/s on the corpus (text layer for PDFs, OCR for the receipts), and what
+``QWENVL_RENDER_WORKERS`` does to the whole ingest: the same documents ingested with each number of render
+processes (``--render-workers 1,2``), side by side with their ratio to the first — with the VLM against the
+server, and offline with the text-layer extractor (where rendering is most of the work).
 
-Run: ``make bench`` or ``.venv/bin/python bench/ingest.py [--pages 40] [--concurrency 64]``.
+Run: ``make bench`` or ``.venv/bin/python bench/ingest.py [--pages 40] [--concurrency 64]``; only the
+offline render-workers comparison (no server): ``bench/ingest.py --render-only [--pages 40]``. With
+``--no-pin`` and ``QWENVL_TEST_VLLM_URL`` set, a running test server is reused.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, 
 
 import openai
 
-from qwenvl_agents.documents import RenderOptions, iter_pages
+from qwenvl_agents.documents import RenderOptions, iter_pages, open_document
 from qwenvl_agents.extract import make_extractor
 from qwenvl_agents.extract.validate import BadOutput, validate_answer
 from qwenvl_agents.ingest import Ingestor
@@ -90,11 +95,66 @@ async def run_ours(settings: Settings, docs: list[Path]) -> tuple[float, int, in
     return elapsed, len(results), sum(1 for e in results if e.status == "ok")
 
 
-def run_pipeline(settings: Settings, docs: list[Path], cache: Path) -> tuple[float, int]:
-    options = RenderOptions.from_settings(settings, cache_dir=cache)
+def run_pipeline(
+    settings: Settings, docs: list[Path], cache: Path, extractor: str = "vlm", workers: int | None = None
+) -> tuple[float, int]:
+    """One whole ingest into ``settings``' (fresh) data dir; ``workers`` overrides QWENVL_RENDER_WORKERS."""
+    overrides: dict[str, Any] = {"cache_dir": cache} if workers is None else {"cache_dir": cache, "workers": workers}
+    options = RenderOptions.from_settings(settings, **overrides)
     start = time.perf_counter()
-    summary = Ingestor(settings, extractor="vlm", render_options=options).run(docs)
-    return time.perf_counter() - start, summary.pages_extracted
+    summary = Ingestor(settings, extractor=extractor, render_options=options).run(docs)
+    # Pages the extractor could not read (scans without a text layer, offline) were rendered all the same.
+    return time.perf_counter() - start, summary.pages_extracted + (summary.pages_failed if extractor == "text" else 0)
+
+
+def render_workers_rows(
+    make_settings: Any, docs: list[Path], cache: Path, extractor: str, workers: list[int], rounds: int = 2
+) -> list[tuple[int, float, int]]:
+    """(workers, best seconds, pages) of a whole ingest per number of render workers.
+
+    Each run ingests into a fresh data dir (nothing skipped); the counts are interleaved ``rounds`` times
+    and each keeps its best, because the machine is noisy. ``make_settings(data_dir)`` builds settings.
+    """
+    best: dict[int, tuple[float, int]] = {}
+    for round_ in range(rounds):
+        for n in workers:
+            got = run_pipeline(make_settings(cache.parent / f"rw-{extractor}-{n}-{round_}"), docs, cache, extractor, n)
+            if n not in best or got[0] < best[n][0]:
+                best[n] = got
+    return [(n, *best[n]) for n in workers]
+
+
+def print_render_workers(title: str, rows: list[tuple[int, float, int]]) -> None:
+    base_rate = rows[0][2] / rows[0][1]
+    print(title)
+    print(f"{'render workers':<16}{'seconds':>9}{'pages':>7}{'pages/s':>9}{f'vs {rows[0][0]}':>8}")
+    for n, secs, pages in rows:
+        print(f"{n:<16}{secs:>9.2f}{pages:>7}{pages / secs:>9.2f}{(pages / secs) / base_rate:>8.2f}")
+
+
+def offline_render_workers(tmp: Path, limit: int, workers: list[int]) -> None:
+    """The whole ingest with the text-layer extractor on corpus PDFs, per number of render workers."""
+    pdfs = sorted(CORPUS.glob("**/*.pdf"))
+    chosen, count = [], 0
+    for pdf in pdfs:  # about `limit` pages
+        if count >= limit:
+            break
+        with open_document(pdf) as document:
+            count += document.page_count
+        chosen.append(pdf)
+    if not chosen:
+        print(f"offline render workers: no PDFs under {CORPUS} (set QWENVL_CORPUS)")
+        return
+
+    def make(data_dir: Path) -> Settings:
+        return Settings(_env_file=None, data_dir=data_dir, render_dpi=150)  # type: ignore[call-arg]
+
+    rows = render_workers_rows(make, chosen, tmp / "cache", "text", workers)
+    print_render_workers(
+        f"offline whole ingest (text layer, 150 dpi, PNG store), {count} corpus pages from {len(chosen)} PDFs, "
+        f"best of 2 interleaved runs, {os.cpu_count()} cores:",
+        rows,
+    )
 
 
 def _valid(response: Any) -> bool:
@@ -167,7 +227,14 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=40)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--no-pin", action="store_true", help="share every core between server and client")
+    parser.add_argument("--render-workers", default="1,2", help="QWENVL_RENDER_WORKERS values to compare")
+    parser.add_argument("--render-only", action="store_true", help="only the offline render-workers comparison")
     args = parser.parse_args()
+    workers = [int(n) for n in args.render_workers.split(",")]
+    if args.render_only:
+        with tempfile.TemporaryDirectory() as tmp_name:
+            offline_render_workers(Path(tmp_name), args.pages, workers)
+        return
     server, placement = (ensure_server(), "unpinned") if args.no_pin else pinned_server()
     try:
         with tempfile.TemporaryDirectory() as tmp_name:
@@ -224,8 +291,17 @@ def main() -> None:
                 f"ours / sequential: pages/s {(pages / ours_s) / (len(per_page) / seq_s):.2f}, "
                 f"valid pages/s {(ours_ok / ours_s) / max(seq_ok / seq_s, 1e-9):.2f}"
             )
+            rows_vlm = render_workers_rows(
+                lambda d: settings_for(d, server.base_url, server.model, args.concurrency),
+                docs,
+                settings.cache_dir,
+                "vlm",
+                workers,
+            )
+            print_render_workers("whole ingest with the VLM, per number of render workers (best of 2):", rows_vlm)
             for name, n, rate in offline_rates(tmp / "offline"):
                 print(f"offline {name:<11}: {n:>4} corpus pages at {rate:6.2f} pages/s (render included)")
+            offline_render_workers(tmp / "offline-rw", args.pages, workers)
     finally:
         stop_server(server)
 

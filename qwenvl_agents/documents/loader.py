@@ -1,17 +1,22 @@
-"""Open one source as a :class:`Document`, and stream the pages of many with :func:`iter_pages`."""
+"""Open one source as a :class:`Document`, and stream the pages of many with :func:`iter_pages`.
+
+:func:`render_pages` is the one renderer: :func:`iter_pages` (``qwenvl pages``, the video detector) and
+ingest both stream from it, so ``workers`` (``QWENVL_RENDER_WORKERS``) applies to every caller.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
 import shutil
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qwenvl_agents.documents.base import Document
 from qwenvl_agents.documents.detect import detect_type, hash_file
 from qwenvl_agents.documents.download import download
+from qwenvl_agents.documents.events import DocumentEnded, DocumentStarted, RenderEvent, SourceSkipped
 from qwenvl_agents.documents.exceptions import DocumentNotFoundError
 from qwenvl_agents.documents.images import ImageBackend
 from qwenvl_agents.documents.office import OfficeBackend
@@ -26,6 +31,9 @@ if TYPE_CHECKING:
     from qwenvl_agents.store.page_images import PageImageStore
 
 logger = logging.getLogger(__name__)
+
+PageSelector = Callable[[DocumentInfo], Iterable[int] | None]
+"""Given an opened document's info, the page numbers to render (``None``: every page)."""
 
 
 def open_document(source: SourceLike, options: RenderOptions | None = None) -> Document:
@@ -123,15 +131,68 @@ def iter_pages(
         PageImage 1
         SourceFailure b.pdf
     """
+    stream = render_pages(sources, options, include=include, exclude=exclude, store=store)
+    try:
+        for item in stream:
+            if isinstance(item, PageImage | SourceFailure):
+                yield item
+    finally:  # a consumer that stops early must stop the workers too
+        stream.close()
+
+
+def render_pages(
+    sources: Iterable[SourceLike] | SourceLike,
+    options: RenderOptions | None = None,
+    *,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    store: PageImageStore | None = None,
+    select: PageSelector | None = None,
+) -> Generator[RenderEvent, None, None]:
+    """The one renderer behind :func:`iter_pages`, with each document's start and end and the skipped files.
+
+    Yields what :func:`iter_pages` yields, plus a :class:`~qwenvl_agents.documents.events.DocumentStarted`
+    before the pages of each opened document, a :class:`~qwenvl_agents.documents.events.DocumentEnded`
+    after them, and a :class:`~qwenvl_agents.documents.events.SourceSkipped` for each file a folder left
+    out. A source that cannot be opened yields its ``SourceFailure`` with no start or end around it.
+
+    ``select`` is called once per opened document, in source order and in the calling thread, with its
+    info (``page_count`` known); it returns the page numbers to render, and only those are rendered (a
+    video is still decoded front to back, up to the last one wanted). Errors it raises stop the stream.
+    Rendering is lazy: with ``options.workers`` > 1 at most ``2 x workers`` pages are rendered ahead of
+    the consumer, so a slow consumer holds back the rendering (no 1000-page PDF piles up in memory).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from PIL import Image
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> Image.new("RGB", (20, 10)).save(d / "a.tiff", save_all=True, append_images=[Image.new("RGB", (20, 10))])
+        >>> _ = (d / "notes.txt").write_text("not a page")
+        >>> for item in render_pages([d], select=lambda info: [2]):
+        ...     print(type(item).__name__, getattr(item, "pages", getattr(item, "page", "-")))
+        DocumentStarted (2,)
+        PageImage 2
+        DocumentEnded -
+        SourceSkipped -
+    """
     options = options or RenderOptions()
     entries = iter_entries(sources, include=include, exclude=exclude)
     if options.process_count > 1:
         from qwenvl_agents.documents.parallel import iter_pages_parallel
 
-        yield from iter_pages_parallel(entries, options, store)
+        yield from iter_pages_parallel(entries, options, store, select)
         return
     for entry in entries:
-        yield from _entry_pages(entry, options, store)
+        yield from _entry_pages(entry, options, store, select)
+
+
+def start_document(document: Document, select: PageSelector | None) -> DocumentStarted:
+    """The start event of an opened document: the pages ``select`` picks (in range, ascending)."""
+    info = dataclasses.replace(document.info, page_count=document.page_count)
+    chosen = None if select is None else select(info)
+    every = range(1, info.page_count + 1)
+    pages = tuple(every) if chosen is None else tuple(sorted({n for n in chosen if 1 <= n <= info.page_count}))
+    return DocumentStarted(info, pages)
 
 
 def open_entry(entry: SourceEntry, options: RenderOptions) -> Document | SourceFailure | None:
@@ -147,8 +208,11 @@ def open_entry(entry: SourceEntry, options: RenderOptions) -> Document | SourceF
 
 
 def _entry_pages(
-    entry: SourceEntry, options: RenderOptions, store: PageImageStore | None
-) -> Iterator[PageImage | SourceFailure]:
+    entry: SourceEntry, options: RenderOptions, store: PageImageStore | None, select: PageSelector | None
+) -> Iterator[RenderEvent]:
+    if entry.kind == "skipped":
+        yield SourceSkipped(entry.value)
+        return
     opened = open_entry(entry, options)
     if opened is None:
         return
@@ -156,32 +220,48 @@ def _entry_pages(
         yield opened
         return
     with opened as document:
-        done = 0
-        if document.random_access:
-            for number in range(1, document.page_count + 1):
-                try:
-                    page = document.page(number)
-                except Exception as exc:
-                    yield page_failure(document.info, number, exc, done)
-                    continue
-                if store is not None:
-                    page = dataclasses.replace(page, stored=store.put(page.image))
-                done += 1
-                yield page
-            return
-        pages = document.pages()
-        while True:
+        started = start_document(document, select)
+        yield started
+        yield from _document_pages(document, started.pages, store)
+        yield DocumentEnded(started.info)
+
+
+def _document_pages(
+    document: Document, wanted: tuple[int, ...], store: PageImageStore | None
+) -> Iterator[PageImage | SourceFailure]:
+    done = 0
+    if document.random_access:
+        for number in wanted:
             try:
-                page = next(pages)
-            except StopIteration:
-                return
+                page = document.page(number)
             except Exception as exc:
-                yield failure(document.info.source, exc, done)
-                return
+                yield page_failure(document.info, number, exc, done)
+                continue
             if store is not None:
                 page = dataclasses.replace(page, stored=store.put(page.image))
             done += 1
             yield page
+        return
+    if not wanted:
+        return
+    chosen, last = set(wanted), wanted[-1]
+    pages = document.pages()
+    while True:
+        try:
+            page = next(pages)
+        except StopIteration:
+            return
+        except Exception as exc:
+            yield failure(document.info.source, exc, done)
+            return
+        if page.page not in chosen:
+            continue
+        if store is not None:
+            page = dataclasses.replace(page, stored=store.put(page.image))
+        done += 1
+        yield page
+        if page.page >= last:  # frames come in order: nothing wanted is left to decode
+            return
 
 
 def failure(source: str, exc: BaseException, pages_done: int = 0) -> SourceFailure:

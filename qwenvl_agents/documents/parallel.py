@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qwenvl_agents.documents.base import Document, DocumentSpec
+from qwenvl_agents.documents.events import DocumentEnded, DocumentStarted, RenderEvent, SourceSkipped
 from qwenvl_agents.documents.images import ImageBackend
-from qwenvl_agents.documents.loader import failure, open_entry, page_failure
+from qwenvl_agents.documents.loader import PageSelector, failure, open_entry, page_failure, start_document
 from qwenvl_agents.documents.office import OfficeBackend
 from qwenvl_agents.documents.options import RenderOptions
 from qwenvl_agents.documents.pdf import PdfBackend
@@ -59,10 +60,10 @@ class _Failed:
 
 @dataclass
 class _Item:
-    """One position in the output stream: a page (maybe still rendering), a failure, or a close marker."""
+    """One position in the output stream: a page (maybe still rendering), a failure, an event, or a close marker."""
 
     source: str
-    result: Future[Any] | PageImage | _Failed | SourceFailure | None = None
+    result: Future[Any] | PageImage | _Failed | SourceFailure | DocumentStarted | SourceSkipped | None = None
     task: tuple[Any, ...] | None = None  # (function, *args) of the future, to resubmit after a crash
     page: PageImage | None = None  # a page rendered in the parent whose image is being stored
     close: Document | None = None
@@ -152,9 +153,12 @@ class _LazyPool:
 
 
 def iter_pages_parallel(
-    entries: Iterator[SourceEntry], options: RenderOptions, store: PageImageStore | None
-) -> Iterator[PageImage | SourceFailure]:
-    """The parallel path of :func:`~qwenvl_agents.documents.iter_pages` (same output, same order)."""
+    entries: Iterator[SourceEntry],
+    options: RenderOptions,
+    store: PageImageStore | None,
+    select: PageSelector | None = None,
+) -> Iterator[RenderEvent]:
+    """The parallel path of :func:`~qwenvl_agents.documents.loader.render_pages` (same output, same order)."""
     workers = options.process_count
     window = 2 * workers
     pool = _LazyPool(workers)
@@ -162,7 +166,7 @@ def iter_pages_parallel(
     done: dict[str, int] = {}
     try:
         for entry in entries:
-            for item in _plan(entry, options, store, pool):
+            for item in _plan(entry, options, store, pool, select):
                 pending.append(item)
                 while len(pending) > window:
                     yield from _resolve(pending.popleft(), pending, pool, done)
@@ -177,7 +181,16 @@ def iter_pages_parallel(
         pool.shutdown()
 
 
-def _plan(entry: SourceEntry, options: RenderOptions, store: PageImageStore | None, pool: _LazyPool) -> Iterator[_Item]:
+def _plan(
+    entry: SourceEntry,
+    options: RenderOptions,
+    store: PageImageStore | None,
+    pool: _LazyPool,
+    select: PageSelector | None,
+) -> Iterator[_Item]:
+    if entry.kind == "skipped":
+        yield _Item(entry.value, SourceSkipped(entry.value))
+        return
     opened = open_entry(entry, options)
     if opened is None:
         return
@@ -187,12 +200,14 @@ def _plan(entry: SourceEntry, options: RenderOptions, store: PageImageStore | No
     document = opened
     source = document.info.source
     try:
+        started = start_document(document, select)
+        yield _Item(source, started)
         spec = document.spec() if document.random_access else None
         if spec is not None:
-            for number in range(1, document.page_count + 1):
+            for number in started.pages:
                 yield pool.item(source, number, _render_task, spec, number, store)
         else:
-            yield from _plan_sequential(document, store, pool)
+            yield from _plan_sequential(document, started.pages, store, pool)
     except BaseException:  # includes GeneratorExit when the consumer stops early
         document.close()
         raise
@@ -200,8 +215,13 @@ def _plan(entry: SourceEntry, options: RenderOptions, store: PageImageStore | No
     yield _Item(source, close=document)
 
 
-def _plan_sequential(document: Document, store: PageImageStore | None, pool: _LazyPool) -> Iterator[_Item]:
+def _plan_sequential(
+    document: Document, wanted: tuple[int, ...], store: PageImageStore | None, pool: _LazyPool
+) -> Iterator[_Item]:
+    if not wanted:
+        return
     source = document.info.source
+    chosen, last = set(wanted), wanted[-1]
     pages = document.pages()
     while True:
         try:
@@ -211,10 +231,14 @@ def _plan_sequential(document: Document, store: PageImageStore | None, pool: _La
         except Exception as exc:
             yield _Item(source, failure(source, exc))
             return
+        if page.page not in chosen:
+            continue
         if store is None:
             yield _Item(source, page)
         else:
             yield pool.item(source, page.page, _store_task, page.image, store, page=page)
+        if page.page >= last:  # frames come in order: nothing wanted is left to decode
+            return
 
 
 def _wait(item: _Item, pending: deque[_Item], pool: _LazyPool) -> Any:
@@ -259,12 +283,14 @@ def _wait(item: _Item, pending: deque[_Item], pool: _LazyPool) -> Any:
     return result
 
 
-def _resolve(
-    item: _Item, pending: deque[_Item], pool: _LazyPool, done: dict[str, int]
-) -> Iterator[PageImage | SourceFailure]:
+def _resolve(item: _Item, pending: deque[_Item], pool: _LazyPool, done: dict[str, int]) -> Iterator[RenderEvent]:
     if item.close is not None:
         item.close.close()
         done.pop(item.source, None)  # the same source may come again later (a URL named twice)
+        yield DocumentEnded(dataclasses.replace(item.close.info, page_count=item.close.page_count))
+        return
+    if isinstance(item.result, DocumentStarted | SourceSkipped):
+        yield item.result
         return
     result = _wait(item, pending, pool) if isinstance(item.result, Future) else item.result
     count = done.get(item.source, 0)

@@ -4,9 +4,12 @@ Pages of many documents are in flight at once, so a vLLM server's continuous bat
 when documents are one page long. Three stages run concurrently, joined by bounded queues (memory stays
 flat however many pages there are):
 
-* a producer opens each source, works out which pages need extraction (a page is skipped when the index
-  holds it with the same content key: document hash, page, extractor, model, prompt version and
-  resolution), renders only those, and stores their images;
+* a producer streams the pages from the documents package's one renderer
+  (:func:`~qwenvl_agents.documents.loader.render_pages`, in ``QWENVL_RENDER_WORKERS`` processes): as each
+  source opens it works out which pages need extraction (a page is skipped when the index holds it with
+  the same content key: document hash, page, extractor, model, prompt version and resolution), and only
+  those are rendered and stored. The renderer runs only as far ahead as the bounded page queue lets it
+  (plus ``2 x workers`` pages in flight in the process pool);
 * ``max_in_flight`` extraction workers (the extractor bounds its own requests to the server);
 * one writer that embeds and upserts pages in batches, then records them in the ledger.
 
@@ -21,15 +24,17 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
 from qwenvl_agents.documents import RenderOptions
-from qwenvl_agents.documents.base import Document
-from qwenvl_agents.documents.loader import open_entry
-from qwenvl_agents.documents.sources import SourceLike, iter_entries
+from qwenvl_agents.documents.events import DocumentEnded, DocumentStarted, SourceSkipped
+from qwenvl_agents.documents.loader import render_pages
+from qwenvl_agents.documents.sources import SourceLike
 from qwenvl_agents.extract import make_extractor
 from qwenvl_agents.extract.base import BaseExtractor
 from qwenvl_agents.ingest.summary import IngestCounts, IngestError, IngestProgress, IngestSummary
@@ -53,6 +58,8 @@ class _DocumentRun:
     previous: list[str]
     indexed_before: int
     outstanding: int = 0
+    received: set[int] = field(default_factory=set)  # pages the renderer yielded or reported as failed
+    broken: str | None = None  # why the renderer stopped reading the document early (a video cut short)
     rendered: bool = False
     failed_pages: int = 0
     finished: bool = False
@@ -241,34 +248,65 @@ class Ingestor:
         counts: IngestCounts,
         notify: Callable[[str | None], None],
     ) -> None:
-        entries = iter_entries(sources, include=include, exclude=exclude)
-        while (entry := await asyncio.to_thread(next, entries, None)) is not None:
-            if entry.kind == "skipped":
-                counts.files_skipped += 1
-                continue
-            opened = await asyncio.to_thread(open_entry, entry, self.render_options)
-            if opened is None:
-                continue
-            counts.documents_seen += 1
-            if isinstance(opened, SourceFailure):
-                counts.documents_failed += 1
-                counts.errors.append(IngestError(opened.source, opened.message))
-                notify(opened.source)
-                continue
-            with opened as document:
-                await self._produce_document(document, retry_failed, stages, counts, notify)
+        plans: deque[tuple[str, list[int], int]] = deque()
 
-    async def _produce_document(
+        def select(info: DocumentInfo) -> list[int]:
+            # Called by the renderer as each document opens, in order: only these pages get rendered.
+            todo, indexed_before = self._plan(info, retry_failed)
+            plans.append((info.document_id, todo, indexed_before))
+            return todo
+
+        stream = render_pages(
+            sources, self.render_options, include=include, exclude=exclude, store=self.store, select=select
+        )
+        # One thread steps the renderer, so the close after a cancel queues behind the page being rendered
+        # (a generator cannot be closed while another thread runs it) and still shuts the workers down.
+        stepper = ThreadPoolExecutor(1, thread_name_prefix="qwenvl-render")
+        run: _DocumentRun | None = None
+        try:
+            while (item := await asyncio.wrap_future(stepper.submit(next, stream, None))) is not None:
+                if isinstance(item, PageImage):
+                    assert run is not None
+                    run.received.add(item.page)
+                    run.outstanding += 1
+                    await stages.pages.put((run, item))
+                elif isinstance(item, SourceFailure):
+                    if run is None:  # the source could not be opened (missing, corrupt, encrypted, ...)
+                        counts.documents_seen += 1
+                        counts.documents_failed += 1
+                        counts.errors.append(IngestError(item.source, item.message))
+                        notify(item.source)
+                    elif item.page is not None:
+                        run.received.add(item.page)
+                        self._page_failed(run, counts, item.message, item.page)
+                        notify(item.source)
+                    else:
+                        run.broken = item.message
+                elif isinstance(item, DocumentStarted):
+                    document_id, todo, indexed_before = plans.popleft()
+                    assert document_id == item.info.document_id
+                    run = await self._start(item, todo, indexed_before, stages, counts, notify)
+                elif isinstance(item, DocumentEnded):
+                    assert run is not None
+                    await self._end(run, counts, notify)
+                    run = None
+                elif isinstance(item, SourceSkipped):
+                    counts.files_skipped += 1
+        finally:
+            await _close_stream(stepper, stream)
+
+    async def _start(
         self,
-        document: Document,
-        retry_failed: bool,
+        started: DocumentStarted,
+        todo: list[int],
+        indexed_before: int,
         stages: _Stages,
         counts: IngestCounts,
         notify: Callable[[str | None], None],
-    ) -> None:
-        info = dataclasses.replace(document.info, page_count=document.page_count)
+    ) -> _DocumentRun:
+        info = started.info
         kb = self.knowledge_base
-        todo, indexed_before = await asyncio.to_thread(self._plan, info, retry_failed)
+        counts.documents_seen += 1
         previous = [d for d in self.ledger.documents_at(info.source, kb) if d != info.document_id]
         run = _DocumentRun(info, todo, previous, indexed_before)
         stages.runs.append(run)
@@ -278,56 +316,28 @@ class Ingestor:
             counts.documents_unchanged += 1
             await asyncio.to_thread(self._finish, run, counts)
             notify(info.source)
-            return
-        await asyncio.to_thread(self.ledger.start_document, info, kb)
-        async for item in self._render(document, run):
-            if isinstance(item, SourceFailure):
-                run.failed_pages += 1
-                counts.pages_failed += 1
-                counts.errors.append(IngestError(info.source, item.message, item.page))
-                notify(info.source)
-                continue
-            run.outstanding += 1
-            await stages.pages.put((run, item))
+        else:
+            await asyncio.to_thread(self.ledger.start_document, info, kb)
+        return run
+
+    async def _end(self, run: _DocumentRun, counts: IngestCounts, notify: Callable[[str | None], None]) -> None:
+        """Every page the renderer will give for ``run`` has come; pages it never reached are failures."""
+        if not run.todo:
+            return  # unchanged: finished when it started
+        for number in run.todo:
+            if number not in run.received:  # a video that broke off, or has fewer frames than announced
+                self._page_failed(run, counts, _missing_page(run.info, number, run.broken), number)
+                notify(run.info.source)
         run.rendered = True
         if run.outstanding == 0:
             await asyncio.to_thread(self._finish, run, counts)
-            notify(info.source)
+            notify(run.info.source)
 
-    async def _render(self, document: Document, run: _DocumentRun) -> Any:
-        """Yield the pages of ``run.todo`` (stored in the page store), or a SourceFailure for a bad page."""
-        store = self.store
-
-        def render_one(number: int) -> PageImage:
-            page = document.page(number)
-            return dataclasses.replace(page, stored=store.put(page.image))
-
-        if document.random_access:
-            for number in run.todo:
-                try:
-                    yield await asyncio.to_thread(render_one, number)
-                except Exception as exc:
-                    yield _page_failure(run.info, number, exc)
-            return
-        # Sequential media (video): walk the frames, keep the ones needed.
-        wanted = set(run.todo)
-        frames: Iterator[PageImage] = document.pages()
-        while True:
-            try:
-                page = await asyncio.to_thread(next, frames, None)
-            except Exception as exc:  # the stream broke off: the remaining frames cannot be reached
-                for number in sorted(wanted):
-                    yield _page_failure(run.info, number, exc)
-                return
-            if page is None:
-                for number in sorted(wanted):  # fewer frames than announced
-                    yield _page_failure(run.info, number, RuntimeError("frame not found in the video"))
-                return
-            if page.page in wanted:
-                wanted.discard(page.page)
-                yield dataclasses.replace(page, stored=await asyncio.to_thread(store.put, page.image))
-                if not wanted:
-                    return
+    @staticmethod
+    def _page_failed(run: _DocumentRun, counts: IngestCounts, message: str, page: int) -> None:
+        run.failed_pages += 1
+        counts.pages_failed += 1
+        counts.errors.append(IngestError(run.info.source, message, page))
 
     async def _extract_worker(self, stages: _Stages) -> None:
         while (item := await stages.pages.get()) is not _DONE:
@@ -413,9 +423,29 @@ def _reads_with_vlm(extractor: BaseExtractor) -> bool:
     return extractor.name == "vlm" or getattr(extractor, "vlm", None) is not None
 
 
-def _page_failure(info: DocumentInfo, number: int, exc: BaseException) -> SourceFailure:
-    message = f"{info.source}: page {number} could not be rendered: {exc}"
-    return SourceFailure(info.source, type(exc).__name__, message, page=number)
+def _missing_page(info: DocumentInfo, number: int, broken: str | None) -> str:
+    reason = broken or "frame not found in the video"
+    return f"{info.source}: page {number} could not be rendered: {reason}"
+
+
+async def _close_stream(stepper: ThreadPoolExecutor, stream: Generator[Any, None, None]) -> None:
+    """Close the renderer (its worker processes stop) once the page it is rendering is done.
+
+    Waited for even through repeated cancellation (a cancelled run is cancelled again by ``arun`` and
+    by ``asyncio.run``): otherwise ``run()`` would return while the render workers still run. The wait is
+    at most one page (or one office conversion or download).
+    """
+    closing = asyncio.wrap_future(stepper.submit(stream.close))
+    stepper.shutdown(wait=False)
+    cancelled = False
+    while not closing.done():
+        try:
+            await asyncio.shield(closing)
+        except asyncio.CancelledError:
+            cancelled = True
+    closing.result()
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 def _notifier(callback: ProgressCallback | None, counts: IngestCounts) -> Callable[[str | None], None]:

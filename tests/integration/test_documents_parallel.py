@@ -14,9 +14,11 @@ import pytest
 from PIL import Image
 
 from qwenvl_agents.documents import RenderOptions, iter_pages
+from qwenvl_agents.documents.events import DocumentStarted
+from qwenvl_agents.documents.loader import render_pages
 from qwenvl_agents.documents.parallel import _Failed, _Item, _LazyPool, _wait
 from qwenvl_agents.store.page_images import PageImageStore
-from qwenvl_agents.types import PageImage, SourceFailure
+from qwenvl_agents.types import DocumentInfo, PageImage, SourceFailure
 from tests.support.documents import make_pdf
 
 pytestmark = pytest.mark.integration
@@ -78,6 +80,29 @@ def test_two_workers_give_the_same_pages_as_one(mixed: list[Path], tmp_path: Pat
         assert parallel_page.image.tobytes() == sequential_page.image.tobytes()
     failures = [i for i in results[2] if isinstance(i, SourceFailure)]
     assert [Path(f.source).name for f in failures] == ["locked.pdf", "corrupt.pdf", "missing.pdf"]
+
+
+def test_two_workers_render_the_same_selected_pages_and_events_as_one(mixed: list[Path], tmp_path: Path) -> None:
+    def select(info: DocumentInfo) -> list[int]:
+        return [n for n in range(1, info.page_count + 1) if n % 3 != 1]  # page 1 of each never rendered
+
+    results = {}
+    for workers in (1, 2):
+        store = PageImageStore(tmp_path / f"store{workers}")
+        events = list(render_pages(mixed, RenderOptions(dpi=60, workers=workers), store=store, select=select))
+        pages = [e for e in events if isinstance(e, PageImage | SourceFailure)]
+        results[workers] = (events, _summary(pages))
+    events_two, summary_two = results[2]
+    events_one, summary_one = results[1]
+    assert summary_two == summary_one
+    shape = [type(e).__name__ if not isinstance(e, PageImage) else e.page for e in events_two]
+    assert shape == [type(e).__name__ if not isinstance(e, PageImage) else e.page for e in events_one]
+    assert [e for e in events_two if isinstance(e, DocumentStarted)] == [
+        e for e in events_one if isinstance(e, DocumentStarted)
+    ]
+    rendered = [e.page for e in events_two if isinstance(e, PageImage) and e.document.name == "long.pdf"]
+    assert rendered == [2, 3, 5, 6, 8, 9, 11, 12]
+    assert all(e.page != 1 for e in events_two if isinstance(e, PageImage))
 
 
 def test_without_a_store_the_images_come_back_from_the_workers(mixed: list[Path]) -> None:

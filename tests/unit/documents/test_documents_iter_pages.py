@@ -9,6 +9,8 @@ import pytest
 from PIL import Image
 
 from qwenvl_agents.documents import RenderOptions, iter_pages
+from qwenvl_agents.documents.events import DocumentEnded, DocumentStarted, SourceSkipped
+from qwenvl_agents.documents.loader import render_pages
 from qwenvl_agents.documents.pdf import PdfBackend
 from qwenvl_agents.errors import CorruptDocumentError
 from qwenvl_agents.store.page_images import PageImageStore
@@ -123,3 +125,47 @@ def test_pages_are_rendered_lazily(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_a_single_path_string_is_one_source(tmp_path: Path) -> None:
     path = make_pdf(tmp_path / "one.pdf", ["x"])
     assert [type(i).__name__ for i in iter_pages(str(path), RenderOptions(dpi=20))] == ["PageImage"]
+
+
+def test_render_pages_renders_only_the_selected_pages_between_start_and_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    make_pdf(folder / "a_report.pdf", [f"page {i}" for i in range(1, 6)])
+    (folder / "b_broken.pdf").write_bytes(b"<html>404</html>")
+    (folder / "c_notes.txt").write_text("left out of a folder")
+    Image.new("RGB", (20, 10), "white").save(folder / "d_photo.png")
+    rendered: list[int] = []
+    original = PdfBackend._render
+
+    def counting(self: PdfBackend, number: int) -> PageImage:
+        rendered.append(number)
+        return original(self, number)
+
+    monkeypatch.setattr(PdfBackend, "_render", counting)
+    asked: list[tuple[str, int]] = []
+
+    def select(info: object) -> list[int]:
+        asked.append((Path(info.source).name, info.page_count))  # type: ignore[attr-defined]
+        return [4, 2, 9] if info.media_type == "pdf" else []  # type: ignore[attr-defined]
+
+    events = list(render_pages([folder], RenderOptions(dpi=20), select=select))
+
+    assert asked == [("a_report.pdf", 5), ("d_photo.png", 1)]
+    assert rendered == [2, 4]  # out-of-range 9 dropped, order ascending, nothing else rendered
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == [
+        "DocumentStarted", "PageImage", "PageImage", "DocumentEnded",  # a_report.pdf
+        "SourceFailure",  # b_broken.pdf: never opened, so no start or end around it
+        "SourceSkipped",  # c_notes.txt
+        "DocumentStarted", "DocumentEnded",  # d_photo.png: nothing selected
+    ]  # fmt: skip
+    started, ended, skipped = events[0], events[3], events[5]
+    assert isinstance(started, DocumentStarted) and started.pages == (2, 4) and started.info.page_count == 5
+    assert isinstance(ended, DocumentEnded) and ended.info == started.info
+    assert isinstance(skipped, SourceSkipped) and Path(skipped.source).name == "c_notes.txt"
+    assert [e.page for e in events if isinstance(e, PageImage)] == [2, 4]
+    # iter_pages is the same stream without the events.
+    plain = list(iter_pages([folder], RenderOptions(dpi=20)))
+    assert [type(e).__name__ for e in plain] == ["PageImage"] * 5 + ["SourceFailure", "PageImage"]
