@@ -5,9 +5,12 @@ from one question to the next lives here: which model, how many pages to retriev
 budget of a look, which documents to search, how many steps the agent may take.
 
 Example:
-    >>> ctx = AgentContext(k=8, vendor="acme", documents=["invoice-en.pdf"])
-    >>> ctx.filters().vendor, ctx.filters().documents
-    ('acme', ('invoice-en.pdf',))
+    >>> ctx = AgentContext(k=8, vendor="acme", documents=["invoice-en.pdf"], languages=["en"], pages=[1])
+    >>> ctx.filters().vendor, ctx.filters().documents, ctx.filters().languages, ctx.filters().pages
+    ('acme', ('invoice-en.pdf',), ('en',), (1,))
+    >>> AgentContext(k=8, **SearchFilters(languages="zh", pages=[2]).as_dict()).filters() == SearchFilters(
+    ...     languages=("zh",), pages=(2,))
+    True
     >>> AgentContext(look_pages=6).images_per_look(server_limit=4)
     4
 """
@@ -18,6 +21,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from qwenvl_agents.filter_fields import FILTER_FIELDS, filter_field
 from qwenvl_agents.retrieval import SearchFilters
 
 AGENT_TOOLS = ("search_pages", "look_at_pages", "lookup_fields", "list_documents")
@@ -51,18 +55,17 @@ class AgentContext:
     max_pixels: int | None = field(
         default=None, metadata=_d("Largest pixel count of a page image in a look; empty uses QWENVL_MAX_PIXELS.")
     )
-    documents: list[str] = field(
-        default_factory=list, metadata=_d("Only these documents (file names, paths or ids); empty: all.")
-    )
-    page_kinds: list[str] = field(
-        default_factory=list, metadata=_d("Only these kinds of page (invoice, receipt, slide, report...).")
-    )
-    date_from: str | None = field(default=None, metadata=_d("Only pages dated on or after (YYYY-MM-DD)."))
-    date_to: str | None = field(default=None, metadata=_d("Only pages dated on or before (YYYY-MM-DD)."))
-    vendor: str | None = field(default=None, metadata=_d("Only pages whose vendor contains this (any case)."))
-    min_total: float | None = field(default=None, metadata=_d("Only pages with a total of at least this."))
-    max_total: float | None = field(default=None, metadata=_d("Only pages with a total of at most this."))
-    currency: str | None = field(default=None, metadata=_d("Only pages in this currency (ISO code, e.g. EUR)."))
+    # The search filters, flat for Studio's form; declared once in qwenvl_agents.filter_fields.
+    documents: list[str] = filter_field("documents", sequence=list)
+    page_kinds: list[str] = filter_field("page_kinds", sequence=list)
+    languages: list[str] = filter_field("languages", sequence=list)
+    date_from: str | None = filter_field("date_from")
+    date_to: str | None = filter_field("date_to")
+    vendor: str | None = filter_field("vendor")
+    min_total: float | None = filter_field("min_total")
+    max_total: float | None = filter_field("max_total")
+    currency: str | None = filter_field("currency")
+    pages: list[int] = filter_field("pages", sequence=list)
     tools: list[str] = field(
         default_factory=list,
         metadata=_d(
@@ -101,7 +104,7 @@ class AgentContext:
             raise ValueError(f"history_turns must be 0 or more, got {self.history_turns!r}")
         if self.max_tokens is not None and self.max_tokens < 1:
             raise ValueError(f"max_tokens must be positive, got {self.max_tokens!r}")
-        for name in ("documents", "page_kinds", "tools"):
+        for name in (*(f.name for f in FILTER_FIELDS if f.many), "tools"):
             value = getattr(self, name)
             setattr(self, name, [value] if isinstance(value, str) else list(value or []))
         unknown = sorted(set(self.tools) - set(AGENT_TOOLS))
@@ -125,17 +128,8 @@ class AgentContext:
         raise TypeError(f"context must be an AgentContext or a dict, got {type(value).__name__}")
 
     def filters(self, **overrides: Any) -> SearchFilters:
-        """The run's search filters; keyword arguments replace single fields."""
-        values: dict[str, Any] = {
-            "documents": tuple(self.documents),
-            "page_kinds": tuple(self.page_kinds),
-            "date_from": self.date_from,
-            "date_to": self.date_to,
-            "vendor": self.vendor,
-            "min_total": self.min_total,
-            "max_total": self.max_total,
-            "currency": self.currency,
-        }
+        """The run's search filters (every filter field of the context); keyword arguments replace fields."""
+        values: dict[str, Any] = {f.name: getattr(self, f.name) for f in FILTER_FIELDS}
         values.update(overrides)
         return SearchFilters(**values)
 

@@ -219,12 +219,9 @@ def read_rows(index: PageIndex, field: FieldName | str, where: dict[str, Any] | 
     """
     if field not in FIELD_NAMES:
         raise ValueError(f"field must be one of {', '.join(FIELD_NAMES)}, got {field!r}")
-    clause: dict[str, Any] = {"record_type": "page"}
-    if where:
-        clause = {"$and": [clause, where]}
     rows = [
         row_from_metadata(field, md)
-        for _, _, metas in index.iter_batches(clause, include_metadata=True)
+        for _, _, metas in index.iter_batches(index.where_all({"record_type": "page"}, where), include_metadata=True)
         for md in metas
         if md and md.get("status") != "failed"
     ]

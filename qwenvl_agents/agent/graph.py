@@ -56,6 +56,10 @@ def scope_lines(ctx: AgentContext) -> list[str]:
         out.append("documents " + ", ".join(ctx.documents))
     if ctx.page_kinds:
         out.append("pages of kind " + ", ".join(ctx.page_kinds))
+    if ctx.languages:
+        out.append("pages in language " + ", ".join(ctx.languages))
+    if ctx.pages:
+        out.append("page numbers " + ", ".join(map(str, ctx.pages)))
     if ctx.date_from or ctx.date_to:
         out.append(f"dates {ctx.date_from or '...'} to {ctx.date_to or '...'}")
     if ctx.vendor:

@@ -25,13 +25,14 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables.config import ContextThreadPoolExecutor
 from langchain_core.tools import BaseTool, StructuredTool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from qwenvl_agents.agent.citations import document_matches
 from qwenvl_agents.agent.fields import FieldName, Operation, compute, read_rows
 from qwenvl_agents.agent.prompts import look_prompt
 from qwenvl_agents.agent.state import PageRef, page_ref
 from qwenvl_agents.errors import QwenVLError
+from qwenvl_agents.filter_fields import FILTER_FIELDS
 from qwenvl_agents.retrieval import SearchFilters
 
 if TYPE_CHECKING:
@@ -69,19 +70,26 @@ class LookAtPagesArgs(BaseModel):
     pages: list[PageArg] = Field(max_length=MAX_PAGES)
 
 
-class LookupFieldsArgs(BaseModel):
-    """Exact arithmetic over stored invoice/receipt amounts, per currency, citing every page used.
-    Filters: null or [] for none."""
+def _filter_args() -> dict[str, Any]:
+    """lookup_fields' filter arguments: every search filter, under its own name, lists bounded."""
+    args: dict[str, Any] = {}
+    for spec in FILTER_FIELDS:
+        if spec.many:
+            args[spec.name] = (spec.annotation(list), Field(description=spec.hint, max_length=MAX_LIST))
+        else:
+            args[spec.name] = (spec.annotation(), Field(description=spec.hint))
+    return args
 
-    model_config = ConfigDict(extra="forbid")
-    operation: Operation
-    field: FieldName
-    vendor: str | None
-    date_from: str | None = Field(description="YYYY-MM-DD")
-    date_to: str | None = Field(description="YYYY-MM-DD")
-    page_kinds: list[str] = Field(description="e.g. invoice, receipt", max_length=MAX_LIST)
-    documents: list[str] = Field(max_length=MAX_LIST)
-    currency: str | None
+
+LookupFieldsArgs: type[BaseModel] = create_model(
+    "LookupFieldsArgs",
+    __config__=ConfigDict(extra="forbid"),
+    __doc__="Exact arithmetic over stored invoice/receipt amounts, per currency, citing every page used.\n"
+    "Filters: null or [] for none.",
+    operation=(Operation, ...),
+    field=(FieldName, ...),
+    **_filter_args(),
+)
 
 
 class ListDocumentsArgs(BaseModel):
@@ -273,33 +281,21 @@ class AgentTools:
 
     # --- lookup_fields -----------------------------------------------------------------------------------
 
-    def lookup_fields(
-        self,
-        operation: Operation,
-        field: FieldName,
-        vendor: str | None = None,
-        date_from: str | None = None,
-        date_to: str | None = None,
-        page_kinds: Sequence[str] = (),
-        documents: Sequence[str] = (),
-        currency: str | None = None,
-    ) -> ToolResult:
+    def lookup_fields(self, operation: Operation, field: FieldName, **filters: Any) -> ToolResult:
+        """``operation`` over ``field`` on the pages within the run's filters and ``filters`` (the search
+        filters' names; blank values are no filter)."""
         search = self.resources.search(self.context)
-        asked = SearchFilters(
-            documents=tuple(d for d in documents if d.strip()),
-            page_kinds=tuple(k for k in page_kinds if k.strip()),
-            date_from=_blank(date_from),
-            date_to=_blank(date_to),
-            vendor=_blank(vendor),
-            currency=_blank(currency),
-        )
-        scope, narrowed = search.resolve(self.context.filters()), search.resolve(asked)
+        asked: dict[str, Any] = {}
+        for name, value in filters.items():
+            if isinstance(value, list | tuple):
+                asked[name] = tuple(v for v in value if not (isinstance(v, str) and not v.strip()))
+            else:
+                asked[name] = _blank(value) if isinstance(value, str) else value
+        scope, narrowed = search.resolve(self.context.filters()), search.resolve(SearchFilters(**asked))
         if scope.empty or narrowed.empty:
             rows = []
         else:
-            wheres = [w for w in (scope.where, narrowed.where) if w]
-            where = None if not wheres else wheres[0] if len(wheres) == 1 else {"$and": wheres}
-            rows = read_rows(search.index, field, where)
+            rows = read_rows(search.index, field, search.index.where_all(scope.where, narrowed.where))
         result = compute(operation, field, rows)
         seen = [page_ref(r.document, r.page, r.document_id) for r in rows]
         return ToolResult(result.to_text(), seen=seen)

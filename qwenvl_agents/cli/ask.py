@@ -12,59 +12,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from qwenvl_agents.cli.common import JsonFlag, KnowledgeBase, _emit, _err, app
+from qwenvl_agents.cli.filters import filter_options
 from qwenvl_agents.settings import Settings
 
 if TYPE_CHECKING:
     from qwenvl_agents.retrieval import PageSearch, SearchFilters
     from qwenvl_agents.types import RetrievedPage
 
-DocumentOpt = Annotated[
-    list[str] | None,
-    typer.Option("--document", "-d", help="Only this document: file name, path or id (repeatable)."),
-]
-KindOpt = Annotated[
-    list[str] | None, typer.Option("--kind", help="Only pages of this kind: invoice, receipt, slide...")
-]
-LanguageOpt = Annotated[list[str] | None, typer.Option("--language", help="Only pages in this language (en, zh, ...).")]
-VendorOpt = Annotated[str | None, typer.Option(help="Only pages whose seller name contains this (any case).")]
-DateFromOpt = Annotated[str | None, typer.Option(help="Issue date on or after (YYYY-MM-DD, YYYY-MM or YYYY).")]
-DateToOpt = Annotated[str | None, typer.Option(help="Issue date on or before (YYYY-MM-DD, YYYY-MM or YYYY).")]
-MinTotalOpt = Annotated[float | None, typer.Option(help="Total at least this.")]
-MaxTotalOpt = Annotated[float | None, typer.Option(help="Total at most this.")]
-CurrencyOpt = Annotated[str | None, typer.Option(help="Only this currency (ISO code, e.g. EUR).")]
 KOpt = Annotated[int, typer.Option("--k", "-k", min=1, help="How many pages come back.")]
 ModeOpt = Annotated[str, typer.Option(help="hybrid, dense or lexical.")]
-
-
-def make_filters(
-    documents: list[str] | None = None,
-    kind: list[str] | None = None,
-    language: list[str] | None = None,
-    vendor: str | None = None,
-    date_from: str | None = None,
-    date_to: str | None = None,
-    min_total: float | None = None,
-    max_total: float | None = None,
-    currency: str | None = None,
-) -> SearchFilters:
-    """SearchFilters from the command-line options (exits with status 2 and a message when they are bad)."""
-    from qwenvl_agents.retrieval import SearchFilters
-
-    try:
-        return SearchFilters(
-            documents=tuple(documents or ()),
-            page_kinds=tuple(kind or ()),
-            languages=tuple(language or ()),
-            vendor=vendor,
-            date_from=date_from,
-            date_to=date_to,
-            min_total=min_total,
-            max_total=max_total,
-            currency=currency,
-        )
-    except (TypeError, ValueError) as exc:
-        _err(f"error: {exc}")
-        raise typer.Exit(2) from exc
 
 
 def open_search(settings: Settings, kb: str | None) -> PageSearch:
@@ -120,19 +76,13 @@ def print_hit(hit: RetrievedPage) -> None:
 
 
 @app.command()
+@filter_options
 def search(
     query: Annotated[str, typer.Argument(help="What to look for: words, numbers, names, a question.")],
     k: KOpt = 5,
     mode: ModeOpt = "hybrid",
-    document: DocumentOpt = None,
-    kind: KindOpt = None,
-    language: LanguageOpt = None,
-    vendor: VendorOpt = None,
-    date_from: DateFromOpt = None,
-    date_to: DateToOpt = None,
-    min_total: MinTotalOpt = None,
-    max_total: MaxTotalOpt = None,
-    currency: CurrencyOpt = None,
+    *,
+    filters: SearchFilters,
     kb: KnowledgeBase = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -142,7 +92,6 @@ def search(
     if mode not in SEARCH_MODES:
         _err(f"error: --mode must be one of {', '.join(SEARCH_MODES)}, got {mode!r}")
         raise typer.Exit(2)
-    filters = make_filters(document, kind, language, vendor, date_from, date_to, min_total, max_total, currency)
     engine = open_search(Settings(), kb)
     try:
         hits = engine.search(query, k, filters=filters, mode=mode)
@@ -214,14 +163,7 @@ def _open_chat(
         knowledge_base=kb,
         k=k,
         search_mode=mode,
-        documents=list(filters.documents),
-        page_kinds=list(filters.page_kinds),
-        date_from=filters.date_from,
-        date_to=filters.date_to,
-        vendor=filters.vendor,
-        min_total=filters.min_total,
-        max_total=filters.max_total,
-        currency=filters.currency,
+        **filters.as_dict(),
     )
     return DocumentChat(
         settings,
@@ -277,25 +219,19 @@ def _failure(exc: Exception, settings: Settings) -> str | None:
 
 
 @app.command()
+@filter_options
 def ask(
     question: Annotated[str, typer.Argument(help="The question about your documents.")],
     graph: GraphOpt = "agent",
     k: KOpt = 5,
     mode: ModeOpt = "hybrid",
-    document: DocumentOpt = None,
-    kind: KindOpt = None,
-    vendor: VendorOpt = None,
-    date_from: DateFromOpt = None,
-    date_to: DateToOpt = None,
-    min_total: MinTotalOpt = None,
-    max_total: MaxTotalOpt = None,
-    currency: CurrencyOpt = None,
+    *,
+    filters: SearchFilters,
     thread: ThreadOpt = None,
     kb: KnowledgeBase = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Answer QUESTION from the knowledge base with the VLM, citing document and page."""
-    filters = make_filters(document, kind, None, vendor, date_from, date_to, min_total, max_total, currency)
     with _open_chat(Settings(), kb, graph, thread, k, mode, filters) as session:
         try:
             if as_json:
@@ -312,13 +248,13 @@ def ask(
 
 
 @app.command()
+@filter_options
 def chat(
     graph: GraphOpt = "agent",
     k: KOpt = 5,
     mode: ModeOpt = "hybrid",
-    document: DocumentOpt = None,
-    kind: KindOpt = None,
-    vendor: VendorOpt = None,
+    *,
+    filters: SearchFilters,
     thread: ThreadOpt = None,
     kb: KnowledgeBase = None,
 ) -> None:
@@ -326,7 +262,6 @@ def chat(
     (``--thread NAME`` keeps it across sessions). Type /new for a fresh conversation, /quit to leave."""
     import uuid
 
-    filters = make_filters(document, kind, None, vendor)
     with _open_chat(Settings(), kb, graph, thread, k, mode, filters) as session:
         n = len(session.history())
         typer.secho(

@@ -26,7 +26,7 @@ from qwenvl_agents.evaluation.cases import EvalCase
 from qwenvl_agents.evaluation.fields import compare_fields, expected_fields
 from qwenvl_agents.evaluation.scoring import score_answer
 from qwenvl_agents.retrieval import SEARCH_MODES, PageSearch, SearchFilters, SearchMode
-from qwenvl_agents.store.records import page_id, parse_record_id
+from qwenvl_agents.store.index import PageIndex
 from qwenvl_agents.types import KeyFields
 
 if TYPE_CHECKING:
@@ -226,7 +226,7 @@ class Evaluation:
             ranked = [rid for rid, _ in search.rank(case.question, RANK_DEPTH, filters=filters, mode=config.mode).fused]
         except Exception as exc:  # one bad case never stops the run; its error is reported
             return CaseResult(case.id, config.name, None, error=f"search: {type(exc).__name__}: {exc}")
-        gold = {page_id(doc_id, p) for p in case.pages}
+        gold = {PageIndex.page_id(doc_id, p) for p in case.pages}
         rank = next((n for n, rid in enumerate(ranked, 1) if rid in gold), None)
         result = CaseResult(case.id, config.name, rank, tuple(_citation(search, rid) for rid in ranked[:5]))
         if chat is not None:
@@ -322,7 +322,7 @@ def _document_id(path: Path) -> str:
 def _citation(search: PageSearch, record_id: str) -> str:
     row = search.catalog.position.get(record_id)
     name = search.catalog.column("name")[row] if row is not None else record_id
-    return f"[{name}, p. {parse_record_id(record_id)[1]}]"
+    return f"[{name}, p. {PageIndex.parse_id(record_id).page}]"
 
 
 def _document_fields(search: PageSearch, document_id: str) -> KeyFields:

@@ -7,10 +7,10 @@ search apply the same way: the dense leg as a Chroma ``where``, the lexical leg 
 Example:
     >>> from qwenvl_agents.store.catalog import PageCatalog
     >>> catalog = PageCatalog.from_rows([
-    ...     ("a" * 24 + ":p00001", {"document_id": "a" * 64, "name": "acme.pdf", "source": "/in/acme.pdf",
-    ...                             "page": 1, "vendor": "ACME B.V.", "date_int": 20260301, "total": 120.0}),
-    ...     ("b" * 24 + ":p00001", {"document_id": "b" * 64, "name": "zeta.pdf", "source": "/in/zeta.pdf",
-    ...                             "page": 1, "vendor": "Zeta Ltd", "date_int": 20250101, "total": 80.0}),
+    ...     (PageIndex.page_id("a" * 64, 1), {"document_id": "a" * 64, "name": "acme.pdf", "page": 1,
+    ...      "source": "/in/acme.pdf", "vendor": "ACME B.V.", "date_int": 20260301, "total": 120.0}),
+    ...     (PageIndex.page_id("b" * 64, 1), {"document_id": "b" * 64, "name": "zeta.pdf", "page": 1,
+    ...      "source": "/in/zeta.pdf", "vendor": "Zeta Ltd", "date_int": 20250101, "total": 80.0}),
     ... ])
     >>> resolved = SearchFilters(vendor="acme", date_from="2026-01").resolve(catalog)
     >>> resolved.where
@@ -24,12 +24,14 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from qwenvl_agents.errors import QwenVLError
+from qwenvl_agents.filter_fields import FILTER_FIELDS, filter_field
 from qwenvl_agents.store.catalog import Clause, PageCatalog
+from qwenvl_agents.store.index import PageIndex
 
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
@@ -77,10 +79,9 @@ class ResolvedFilters:
     @property
     def where(self) -> dict[str, Any] | None:
         ops = {"in": "$in", "gte": "$gte", "lte": "$lte"}
-        parts = [{col: {ops[op]: list(value) if op == "in" else value}} for col, op, value in self.clauses]
-        if not parts:
-            return None
-        return parts[0] if len(parts) == 1 else {"$and": parts}
+        return PageIndex.where_all(
+            *({col: {ops[op]: list(value) if op == "in" else value}} for col, op, value in self.clauses)
+        )
 
     @property
     def empty(self) -> bool:
@@ -103,20 +104,22 @@ class SearchFilters:
     Pages without the filtered value (an invoice whose date could not be read) do not match a filter on it.
     """
 
-    documents: tuple[str, ...] = ()
-    page_kinds: tuple[str, ...] = ()
-    languages: tuple[str, ...] = ()
-    date_from: str | None = None
-    date_to: str | None = None
-    vendor: str | None = None
-    min_total: float | None = None
-    max_total: float | None = None
-    currency: str | None = None
-    pages: tuple[int, ...] = field(default=())
+    # Declared once in qwenvl_agents.filter_fields: AgentContext, the CLI and the agent's tool take the same.
+    documents: tuple[str, ...] = filter_field("documents")
+    page_kinds: tuple[str, ...] = filter_field("page_kinds")
+    languages: tuple[str, ...] = filter_field("languages")
+    date_from: str | None = filter_field("date_from")
+    date_to: str | None = filter_field("date_to")
+    vendor: str | None = filter_field("vendor")
+    min_total: float | None = filter_field("min_total")
+    max_total: float | None = filter_field("max_total")
+    currency: str | None = filter_field("currency")
+    pages: tuple[int, ...] = filter_field("pages")
 
     def __post_init__(self) -> None:
-        for name in ("documents", "page_kinds", "languages", "pages"):
-            object.__setattr__(self, name, _tuple(getattr(self, name), name))
+        for spec in FILTER_FIELDS:
+            if spec.many:
+                object.__setattr__(self, spec.name, _tuple(getattr(self, spec.name), spec.name))
         if any(not isinstance(p, int) or isinstance(p, bool) or p < 1 for p in self.pages):
             raise ValueError(f"pages are page numbers from 1, got {self.pages!r}")
         start = _date_bound(self.date_from, False, "date_from")
@@ -135,6 +138,23 @@ class SearchFilters:
     @property
     def is_empty(self) -> bool:
         return self == SearchFilters()
+
+    def as_dict(self) -> dict[str, Any]:
+        """The filters that are set, by field name, lists for the many-valued ones: JSON-ready, and the
+        keyword arguments of :class:`~qwenvl_agents.agent.AgentContext` (``AgentContext(**f.as_dict())``).
+
+        Example:
+            >>> SearchFilters(languages="zh", pages=[2], vendor="acme").as_dict()
+            {'languages': ['zh'], 'vendor': 'acme', 'pages': [2]}
+        """
+        out: dict[str, Any] = {}
+        for spec in FILTER_FIELDS:
+            value = getattr(self, spec.name)
+            if spec.many and value:
+                out[spec.name] = list(value)
+            elif not spec.many and value is not None:
+                out[spec.name] = value
+        return out
 
     def resolve(self, catalog: PageCatalog) -> ResolvedFilters:
         """Exact clauses for ``catalog``; raises :class:`UnknownDocumentError` for an unknown document."""

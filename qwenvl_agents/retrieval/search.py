@@ -26,8 +26,8 @@ import numpy as np
 from qwenvl_agents.retrieval.filters import ResolvedFilters, SearchFilters
 from qwenvl_agents.retrieval.fusion import FusionWeights, fuse, identifier_tokens, page_references, pin
 from qwenvl_agents.retrieval.snippets import best_snippet
+from qwenvl_agents.store.index import PageIndex
 from qwenvl_agents.store.lexical import LexicalIndex
-from qwenvl_agents.store.records import page_record_id
 from qwenvl_agents.types import RetrievedPage
 
 if TYPE_CHECKING:
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
     from qwenvl_agents.settings import Settings
     from qwenvl_agents.store.catalog import PageCatalog
-    from qwenvl_agents.store.index import PageIndex
     from qwenvl_agents.store.stored import StoredPage
 
 SearchMode = Literal["hybrid", "dense", "lexical"]
@@ -87,8 +86,6 @@ class PageSearch:
         weights: FusionWeights | None = None,
     ) -> PageSearch:
         """Search over the knowledge base named by ``knowledge_base`` (default: ``QWENVL_KNOWLEDGE_BASE``)."""
-        from qwenvl_agents.store.index import PageIndex
-
         return cls(PageIndex.open(settings, knowledge_base, embeddings), weights=weights)
 
     def __repr__(self) -> str:
@@ -170,8 +167,7 @@ class PageSearch:
         refs = page_references(query)
         if refs:
             candidates = dict.fromkeys(lexical_ids + dense_ids)
-            wanted = {f":p{n:05d}" for n in refs}
-            rankings["page_reference"] = tuple(rid for rid in candidates if rid[-7:] in wanted)
+            rankings["page_reference"] = tuple(rid for rid in candidates if PageIndex.parse_id(rid).page in refs)
         fused = fuse(
             rankings, {"lexical": w.lexical, "dense": w.dense, "page_reference": w.page_reference}, rrf_k=w.rrf_k
         )
@@ -207,7 +203,7 @@ class PageSearch:
             kept = [
                 (rid, score)
                 for rid, score in self.index.dense_ids(query, k=fetch)
-                if (row := position.get(page_record_id(rid))) is not None and mask[row]
+                if (row := position.get(PageIndex.page_record_id(rid))) is not None and mask[row]
             ]
             pages = _pages(kept, depth)
             if len(pages) >= min(need, len(rows)):
@@ -241,7 +237,7 @@ class PageSearch:
 
 
 def _pages(hits: list[tuple[str, float]], depth: int) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(page_record_id(rid) for rid, _ in hits))[:depth]
+    return tuple(dict.fromkeys(PageIndex.page_record_id(rid) for rid, _ in hits))[:depth]
 
 
 def _retrieved(

@@ -115,6 +115,26 @@ def normalize_where(where: dict[str, Any] | None, record_type: str | None = None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
+def all_of(*wheres: dict[str, Any] | None) -> dict[str, Any] | None:
+    """One Chroma ``where`` that holds where every given one holds: ``None``s left out, each normalized
+    (:func:`normalize_where`), nested ``$and`` flattened; ``None`` when nothing is left.
+
+    Example:
+        >>> all_of({"record_type": "page"}, None, {"$and": [{"a": 1}, {"b": 2}]})
+        {'$and': [{'record_type': 'page'}, {'a': 1}, {'b': 2}]}
+        >>> all_of({"a": 1}), all_of(None, {})
+        ({'a': 1}, None)
+    """
+    clauses: list[dict[str, Any]] = []
+    for where in wheres:
+        normal = normalize_where(where)
+        if normal is not None:
+            clauses.extend(normal["$and"] if list(normal) == ["$and"] else [normal])
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
 def iter_collection(
     collection: Collection,
     *,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qwenvl_agents.store.chroma import check_knowledge_base, iter_collection, make_client, normalize_where
+from qwenvl_agents.store.chroma import all_of, check_knowledge_base, iter_collection, make_client, normalize_where
 from qwenvl_agents.store.embeddings import embedder_name, make_embeddings
 from qwenvl_agents.store.errors import EmbedderMismatchError, IndexUnavailableError
 from qwenvl_agents.store.records import (
@@ -20,6 +20,7 @@ from qwenvl_agents.store.records import (
     RecordType,
     check_document_id,
     page_id,
+    page_record_id,
     parse_record_id,
 )
 from qwenvl_agents.store.stored import StoredPage
@@ -201,6 +202,17 @@ class PageIndex:
     def __repr__(self) -> str:
         return f"PageIndex({self.knowledge_base!r} at {self.location}, embeddings={self.embedder!r})"
 
+    # --- record ids and where-clauses: their shape is the index's alone; callers use these -------------
+
+    page_id = staticmethod(page_id)
+    """``PageIndex.page_id(document_id, page)``: the id of a page's record (``abab...ab:p00003``)."""
+    parse_id = staticmethod(parse_record_id)
+    """``PageIndex.parse_id(record_id)``: its :class:`~qwenvl_agents.store.records.RecordKey` (prefix, page, chunk)."""
+    page_record_id = staticmethod(page_record_id)
+    """``PageIndex.page_record_id(record_id)``: the id of the page record a record belongs to (a page: itself)."""
+    where_all = staticmethod(all_of)
+    """``PageIndex.where_all(*wheres)``: one Chroma ``where`` holding where all given ones hold (``None``: none)."""
+
     # --- writing ---------------------------------------------------------------------------------------
 
     def upsert_page(
@@ -298,13 +310,9 @@ class PageIndex:
         for doc, pages in chunk_counts.items():
             page_list = sorted(pages)
             for start in range(0, len(page_list), 500):
-                where = {
-                    "$and": [
-                        {"document_id": doc},
-                        {"record_type": "chunk"},
-                        {"page": {"$in": page_list[start : start + 500]}},
-                    ]
-                }
+                where = all_of(
+                    {"document_id": doc}, {"record_type": "chunk"}, {"page": {"$in": page_list[start : start + 500]}}
+                )
                 stale = [
                     rid
                     for ids, _, _ in iter_collection(
@@ -329,7 +337,7 @@ class PageIndex:
     def delete_pages_after(self, document_id: str, page_count: int) -> int:
         """Delete the records of pages past ``page_count`` (a video sampled at a lower rate has fewer)."""
         check_document_id(document_id)
-        where = {"$and": [{"document_id": document_id}, {"page": {"$gt": page_count}}]}
+        where = all_of({"document_id": document_id}, {"page": {"$gt": page_count}})
         ids = [rid for batch, _, _ in self.iter_batches(where=where) for rid in batch]
         for start in range(0, len(ids), self.batch_size):
             self.collection.delete(ids=ids[start : start + self.batch_size])

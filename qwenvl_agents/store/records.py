@@ -33,7 +33,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from qwenvl_agents.store.chunks import split_chunks
 from qwenvl_agents.types import PageExtraction, StoredImage, Table
@@ -87,13 +87,26 @@ def page_record_id(record_id: str) -> str:
     return record_id.rsplit(":c", 1)[0]
 
 
-def parse_record_id(record_id: str) -> tuple[str, int, int | None]:
-    """``(document id prefix, page, chunk or None)`` of a record id."""
+class RecordKey(NamedTuple):
+    """What a record id says: the first 24 hex digits of its document's id, its page, its chunk (or None)."""
+
+    document_prefix: str
+    page: int
+    chunk: int | None
+
+
+def parse_record_id(record_id: str) -> RecordKey:
+    """``(document id prefix, page, chunk or None)`` of a record id.
+
+    Example:
+        >>> parse_record_id("abababababababababababab:p00003:c001")
+        RecordKey(document_prefix='abababababababababababab', page=3, chunk=1)
+    """
     match = _RECORD_ID.match(record_id)
     if not match:
         raise ValueError(f"not a qwenvl-agents record id: {record_id!r}")
     chunk = match.group(3)
-    return match.group(1), int(match.group(2)), None if chunk is None else int(chunk)
+    return RecordKey(match.group(1), int(match.group(2)), None if chunk is None else int(chunk))
 
 
 def content_key(source: str | tuple[str, int], extractor: str, model: str | None, prompt_version: str | None) -> str:

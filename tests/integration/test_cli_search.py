@@ -84,3 +84,15 @@ def test_nothing_found_and_empty_knowledge_base_exit_1(data_dir):
     assert [json.loads(line) for line in nothing.stdout.splitlines()] == [{"type": "summary", "pages": 0}]
     empty = qwenvl(data_dir, "total", "--kb", "empty-kb")
     assert empty.returncode == 1 and "is empty" in empty.stderr and "qwenvl ingest" in empty.stderr
+
+
+def test_language_and_page_filters_reach_the_search(data_dir):
+    chinese = hits(qwenvl(data_dir, "total report slide invoice", "--language", "zh", "--json", "-k", "10"))
+    assert chinese and {h["language"] for h in chinese} == {"zh"}
+    assert {h["document"] for h in chinese} <= {"invoice-zh.pdf", "receipt-zh.jpg", "slides-zh.pptx", "report-zh.pdf"}
+    second = hits(qwenvl(data_dir, "report slide", "--page", "2", "--json", "-k", "10"))
+    assert second and {h["page"] for h in second} == {2}
+    both = hits(qwenvl(data_dir, "report", "--language", "en", "--page", "2", "--page", "3", "--json", "-k", "10"))
+    assert both and {(h["language"], h["page"] in (2, 3)) for h in both} == {("en", True)}
+    bad_page = qwenvl(data_dir, "total", "--page", "0")
+    assert bad_page.returncode == 2 and "page numbers from 1" in bad_page.stderr

@@ -154,6 +154,7 @@ def test_sum_over_invoices_and_receipts_is_exact_and_per_currency(samples_index)
     sum_args = dict(
         operation="sum", field="total", vendor=None, date_from=None, date_to=None,
         page_kinds=["invoice", "receipt"], documents=[], currency=None,
+        languages=[], min_total=None, max_total=None, pages=[],
     )  # fmt: skip
     model = ScriptedChatModel.of(
         tool_call("lookup_fields", **sum_args),
@@ -184,7 +185,7 @@ def test_sum_over_invoices_and_receipts_is_exact_and_per_currency(samples_index)
 def test_lookup_fields_stays_within_the_runs_documents(samples_index) -> None:
     args = dict(
         operation="sum", field="total", vendor=None, date_from=None, date_to=None,
-        page_kinds=[], documents=[], currency=None,
+        page_kinds=[], documents=[], currency=None, languages=[], min_total=None, max_total=None, pages=[],
     )  # fmt: skip
     model = ScriptedChatModel.of(tool_call("lookup_fields", **args), answer("ok", found=True))
     state = run(samples_index, model, documents=["receipt-en.jpg"])

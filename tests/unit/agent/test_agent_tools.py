@@ -152,3 +152,33 @@ def test_tools_run_as_langchain_tools_with_pages_as_artifacts(samples_index) -> 
     message = tools["search_pages"].invoke(call)
     assert message.artifact["seen"][0]["document"] == "invoice-en.pdf"
     assert isinstance(HumanMessage(message.content).content, str)
+
+
+NO_FILTERS: dict[str, Any] = {
+    "documents": [], "page_kinds": [], "languages": [], "date_from": None, "date_to": None, "vendor": None,
+    "min_total": None, "max_total": None, "currency": None, "pages": [],
+}  # fmt: skip
+ZH = {"invoice-zh.pdf", "receipt-zh.jpg", "slides-zh.pptx", "report-zh.pdf"}
+
+
+def test_the_contexts_languages_and_pages_reach_the_tools_searches(samples_index) -> None:
+    vision = fake_vision("unused")
+    found = tools_for(samples_index, vision, languages=["zh"], k=10).search_pages("total report slide invoice")
+    assert found.seen and {r["document"] for r in found.seen} <= ZH
+    second = tools_for(samples_index, vision, pages=[2], k=10).search_pages("report slide")
+    assert second.seen and {r["page"] for r in second.seen} == {2}
+
+    rows = tools_for(samples_index, vision, languages=["zh"]).lookup_fields("list", "total", **NO_FILTERS)
+    assert {r["document"] for r in rows.seen} == ZH
+    rows = tools_for(samples_index, vision, pages=[2]).lookup_fields("list", "total", **NO_FILTERS)
+    assert {(r["document"], r["page"]) for r in rows.seen} == {
+        (name, 2) for name in ("slides-en.pptx", "slides-zh.pptx", "report-en.pdf", "report-zh.pdf")
+    }
+
+
+def test_lookup_fields_narrows_by_every_filter_it_is_given(samples_index) -> None:
+    tools = tools_for(samples_index, fake_vision("unused"))
+    rows = tools.lookup_fields("list", "total", **{**NO_FILTERS, "languages": ["zh"], "pages": [1]})
+    assert {(r["document"], r["page"]) for r in rows.seen} == {(name, 1) for name in ZH}
+    big = tools.lookup_fields("list", "total", **{**NO_FILTERS, "min_total": 1000, "max_total": None})
+    assert big.seen and all(samples_index.total(r["document"]) >= 1000 for r in big.seen)
