@@ -127,7 +127,9 @@ class AgentResources:
 
     def close(self) -> None:
         """Close the model port built here (a given one stays open)."""
+        if not self._owns_port:
+            return
         with self._lock:
-            port, self._port = (self._port if self._owns_port else None), (None if self._owns_port else self._port)
+            port, self._port = self._port, None
         if port is not None:
             port.close()
