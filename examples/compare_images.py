@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw
 
 from qwenvl_agents import Settings
 from qwenvl_agents.errors import QwenVLError
-from qwenvl_agents.vlm import VLMClient
+from qwenvl_agents.vlm import ModelPort
 
 PROMPT = "These pictures show the same place at different times. What changed between them? Be specific."
 
@@ -61,7 +61,8 @@ def main() -> int:
         sys.exit("Set QWENVL_VLM_BASE_URL to your vLLM server (e.g. http://127.0.0.1:8000/v1).")
     if len(args.images) == 1:
         sys.exit("Give two or more images to compare.")
-    with tempfile.TemporaryDirectory() as tmp, VLMClient.from_settings(settings) as client:
+    with tempfile.TemporaryDirectory() as tmp, ModelPort.from_settings(settings) as port:
+        client = port.client  # the server client: image checks, sizing and ``ask``
         images: list[str | Path] = list(args.images) or list(write_pictures(Path(tmp)))
         try:
             client.check_image_count(len(images))  # before reading or sending anything

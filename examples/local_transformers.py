@@ -23,7 +23,8 @@ from typing import Any
 from langchain_core.messages import HumanMessage
 from PIL import Image, ImageDraw
 
-from qwenvl_agents.vlm.local_transformers import ChatQwenTransformers
+from qwenvl_agents.settings import Settings
+from qwenvl_agents.vlm import ChatQwenTransformers, ModelPort
 
 
 def _sample_images(folder: Path) -> list[str]:
@@ -55,14 +56,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     images = args.image or _sample_images(Path(tempfile.mkdtemp(prefix="qwenvl-example-")))
-    chat = ChatQwenTransformers(
-        model=args.model,
+    settings = Settings(
+        vlm_backend="transformers",
+        vlm_model=args.model,
         min_pixels=args.min_pixels,
         max_pixels=args.max_pixels,
-        attn_implementation="flash_attention_2" if args.flash_attn else "auto",
-        max_tokens=args.max_tokens,
-        video_max_frames=args.video_frames,
+        vlm_attn_implementation="flash_attention_2" if args.flash_attn else "auto",
     )
+    # The port builds the model (ChatQwenTransformers here): the same call serves every backend.
+    port = ModelPort.from_settings(settings)
+    chat = port.chat_model("chat", max_tokens=args.max_tokens, video_max_frames=args.video_frames)
+    assert isinstance(chat, ChatQwenTransformers)  # what it loaded is printed at the end
     questions: list[tuple[str, list[Any]]] = [("one_image", [_image(images[0]), "Describe this image."])]
     if len(images) > 1:
         questions.append(("two_images", [_image(images[0]), _image(images[1]), "What differs between them?"]))

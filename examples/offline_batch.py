@@ -23,8 +23,9 @@ from langchain_core.messages import HumanMessage
 from pydantic import BaseModel, Field
 
 from qwenvl_agents.documents import RenderOptions, iter_pages
+from qwenvl_agents.settings import Settings
 from qwenvl_agents.types import PageImage, SourceFailure
-from qwenvl_agents.vlm.local_vllm import ChatQwenVLLM
+from qwenvl_agents.vlm import ChatQwenVLLM, ModelPort
 
 
 class PageSummary(BaseModel):
@@ -74,15 +75,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine-args", default="{}", help="more vllm.LLM keyword arguments, as JSON")
     args = parser.parse_args(argv)
 
-    chat = ChatQwenVLLM(
-        model=args.model,
+    settings = Settings(
+        vlm_backend="vllm",
+        vlm_model=args.model,
         min_pixels=args.min_pixels,
         max_pixels=args.max_pixels,
-        max_model_len=args.max_model_len,
-        tensor_parallel_size=args.tensor_parallel_size,
-        max_tokens=args.max_tokens,
-        engine_kwargs=json.loads(args.engine_args),
+        vlm_max_model_len=args.max_model_len,
+        vlm_tensor_parallel_size=args.tensor_parallel_size,
     )
+    # The port builds the model (ChatQwenVLLM here); engine arguments beyond the settings go with it.
+    port = ModelPort.from_settings(settings)
+    chat = port.chat_model("chat", max_tokens=args.max_tokens, engine_kwargs=json.loads(args.engine_args))
+    assert isinstance(chat, ChatQwenVLLM)  # its batch statistics are printed at the end
     bound: Any = chat
     if args.structured:
         schema = {"type": "json_schema", "json_schema": {"schema": PageSummary.model_json_schema()}}
@@ -119,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{failed} failed",
         file=sys.stderr,
     )
-    chat.close()
+    port.close()
     return 1 if failed else 0
 
 

@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw
 from pydantic import BaseModel, Field
 
 from qwenvl_agents import Settings
-from qwenvl_agents.vlm import VLMClient
+from qwenvl_agents.vlm import ModelPort
 from qwenvl_agents.workflows.inspection import VisualInspector
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
@@ -100,10 +100,10 @@ def main() -> int:
     settings = Settings()
     if not settings.vlm_base_urls:
         sys.exit("Set QWENVL_VLM_BASE_URL to your vLLM server (e.g. http://127.0.0.1:8000/v1).")
-    with tempfile.TemporaryDirectory() as tmp, VLMClient.from_settings(settings) as client:
+    with tempfile.TemporaryDirectory() as tmp, ModelPort.from_settings(settings) as port:
         images = expand(args.images) if args.images else [str(p) for p in write_scenes(Path(tmp))]
-        inspector = VisualInspector.from_client(
-            client, SafetyReport, instructions=INSTRUCTIONS, max_concurrency=args.concurrency
+        inspector = VisualInspector.from_port(
+            port, SafetyReport, instructions=INSTRUCTIONS, max_concurrency=args.concurrency
         )
         failed = 0
         # Lines come as images finish; each names its image, so the order does not matter.

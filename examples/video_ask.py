@@ -19,7 +19,7 @@ from pathlib import Path
 
 from qwenvl_agents import Settings
 from qwenvl_agents.samples import write_sample_video
-from qwenvl_agents.vlm import VLMClient
+from qwenvl_agents.vlm import ModelPort
 from qwenvl_agents.workflows.video_qa import ask_videos
 
 QUESTIONS = [
@@ -39,10 +39,10 @@ def main() -> None:
         videos = [str(write_sample_video(Path(tempfile.mkdtemp()) / "demo-clip.mp4"))]
 
     failed = False
-    with VLMClient.from_settings(settings) as client:
+    with ModelPort.from_settings(settings) as port:
         for question in QUESTIONS:
             print(f"Q: {question}")
-            answers = ask_videos(client, videos, question, mode="native" if native else "frames", max_tokens=256)
+            answers = ask_videos(port, videos, question, mode="native" if native else "frames", max_tokens=256)
             for answer in answers:
                 if not answer.ok:
                     failed = True

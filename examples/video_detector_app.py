@@ -29,7 +29,7 @@ from starlette.staticfiles import StaticFiles
 
 from qwenvl_agents.errors import VLMError
 from qwenvl_agents.settings import Settings
-from qwenvl_agents.vlm import VLMClient
+from qwenvl_agents.vlm import ModelPort
 from qwenvl_agents.workflows.detector import VideoDetector
 from qwenvl_agents.workflows.detector_prompts import DETECTOR_SYSTEM_PROMPT
 
@@ -81,10 +81,8 @@ async def _save_upload(request: Request, folder: Path, name: str, limit: int) ->
     return path
 
 
-def create_app(
-    client: VLMClient, *, max_upload_bytes: int = 200_000_000, system_prompt: str | None = None
-) -> Starlette:
-    """The Starlette app; ``client`` is the model server every scan uses."""
+def create_app(port: ModelPort, *, max_upload_bytes: int = 200_000_000, system_prompt: str | None = None) -> Starlette:
+    """The Starlette app; every scan takes the ``detector`` model of ``port``."""
     prompt = DETECTOR_SYSTEM_PROMPT if system_prompt is None else system_prompt
 
     async def index(request: Request) -> Response:
@@ -92,7 +90,7 @@ def create_app(
 
     async def config(request: Request) -> Response:
         return JSONResponse(
-            {"model": client.model, "max_upload_bytes": max_upload_bytes, "max_consecutive": MAX_CONSECUTIVE}
+            {"model": port.settings.vlm_model, "max_upload_bytes": max_upload_bytes, "max_consecutive": MAX_CONSECUTIVE}
         )
 
     async def detect(request: Request) -> Response:
@@ -108,8 +106,8 @@ def create_app(
         if isinstance(saved, JSONResponse):
             shutil.rmtree(folder, ignore_errors=True)
             return saved
-        detector = VideoDetector.from_client(
-            client,
+        detector = VideoDetector.from_port(
+            port,
             options["target"],
             clahe=options["clahe"],
             consecutive=options["consecutive"],
@@ -153,14 +151,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in {"vlm_base_url": args.base_url, "vlm_model": args.model}.items() if v}
     try:
-        client = VLMClient.from_settings(Settings(**overrides))
+        port = ModelPort.from_settings(Settings(**overrides)).check_configuration()
     except VLMError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     import uvicorn
 
-    app = create_app(client, max_upload_bytes=int(args.max_upload_mb * 1e6), system_prompt=args.system_prompt)
-    print(f"video detector on http://{args.host}:{args.port} (model {client.model} at {', '.join(client.base_urls)})")
+    app = create_app(port, max_upload_bytes=int(args.max_upload_mb * 1e6), system_prompt=args.system_prompt)
+    where = ", ".join(port.base_urls)
+    print(f"video detector on http://{args.host}:{args.port} (model {port.settings.vlm_model} at {where})")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 

@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from qwenvl_agents.samples import write_samples
     from qwenvl_agents.serving import plan_server
     from qwenvl_agents.store import IngestLedger, LexicalIndex, PageImageStore, PageIndex
-    from qwenvl_agents.vlm import ChatQwenTransformers, ChatQwenVLLM, VLMClient, chat_model_from_settings
+    from qwenvl_agents.vlm import ChatQwenTransformers, ChatQwenVLLM, ModelPort, VLMClient, chat_model_from_settings
     from qwenvl_agents.workflows import (
         VideoDetector,
         VideoSearch,
@@ -88,6 +88,7 @@ _LAZY = {
     "LexicalIndex": "qwenvl_agents.store",
     "PageImageStore": "qwenvl_agents.store",
     "PageIndex": "qwenvl_agents.store",
+    "ModelPort": "qwenvl_agents.vlm",
     "VLMClient": "qwenvl_agents.vlm",
     "ChatQwenTransformers": "qwenvl_agents.vlm",
     "ChatQwenVLLM": "qwenvl_agents.vlm",
@@ -130,6 +131,7 @@ __all__ = [
     "LexicalIndex",
     "LineItem",
     "MissingDependencyError",
+    "ModelPort",
     "PageExtraction",
     "PageImage",
     "PageImageStore",

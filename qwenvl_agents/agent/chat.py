@@ -293,10 +293,11 @@ class DocumentChat:
     # --- lifecycle -----------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the SQLite file of persistent threads (nothing to do for other checkpointers)."""
+        """Close the SQLite file of persistent threads and the model port the session built."""
         if self._sqlite is not None:
             self._sqlite.close()
             self._sqlite = None
+        self.resources.close()
 
     def __enter__(self) -> DocumentChat:
         return self

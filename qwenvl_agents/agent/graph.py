@@ -38,7 +38,7 @@ from qwenvl_agents.agent.prompts import FORCE_ANSWER, NOT_FOUND_TEXT, agent_syst
 from qwenvl_agents.agent.resources import AgentResources
 from qwenvl_agents.agent.state import AgentState, InputState, artifact_pages, compact_history, turn_messages
 from qwenvl_agents.agent.tools import ANSWER_TOOL, AgentTools
-from qwenvl_agents.errors import QwenVLError
+from qwenvl_agents.errors import QwenVLError, VLMRequestError
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -153,14 +153,21 @@ def compile_agent_graph(
         tools = [t for t in AgentTools(resources, ctx, state.get("pages_seen") or []).as_tools() if t.name in offered]
         model = resources.chat_model(ctx)
         system = agent_system(scope_lines(ctx), offered)
-        if steps >= ctx.max_steps - 1:
-            answer_tool = [t for t in tools if t.name == ANSWER_TOOL]
-            bound = model.bind_tools(answer_tool, strict=True, tool_choice=ANSWER_TOOL, parallel_tool_calls=False)
-            system = f"{system}\n\n{FORCE_ANSWER}"
-        else:
-            bound = model.bind_tools(
-                tools, strict=True, tool_choice=ctx.tool_choice, parallel_tool_calls=ctx.parallel_tool_calls
-            )
+        try:
+            if steps >= ctx.max_steps - 1:
+                answer_tool = [t for t in tools if t.name == ANSWER_TOOL]
+                bound = model.bind_tools(answer_tool, strict=True, tool_choice=ANSWER_TOOL, parallel_tool_calls=False)
+                system = f"{system}\n\n{FORCE_ANSWER}"
+            else:
+                bound = model.bind_tools(
+                    tools, strict=True, tool_choice=ctx.tool_choice, parallel_tool_calls=ctx.parallel_tool_calls
+                )
+        except NotImplementedError as exc:
+            # An in-process backend has no tool-call parser: say so, and name the graph that needs none.
+            why = str(exc) or f"{type(model).__name__} cannot call tools"
+            if "--graph rag" not in why:
+                why += "; use `qwenvl ask --graph rag` (build_rag_graph), which needs no tool calls"
+            raise VLMRequestError(f"the agent graph calls tools: {why}") from exc
         conversation = [SystemMessage(system), *compact_history(messages, ctx.history_turns)]
         for keep in (*SHORTEN_TOOL_RESULTS, None):
             try:

@@ -17,16 +17,18 @@ if TYPE_CHECKING:
 
     from qwenvl_agents.agent.context import AgentContext
     from qwenvl_agents.retrieval import PageSearch
-    from qwenvl_agents.vlm import VLMClient
+    from qwenvl_agents.vlm.port import ModelPort
 
 
 class AgentResources:
     """Settings, page search (one per knowledge base) and models for the graphs.
 
     ``chat_model`` (the model that picks tools and answers) and ``vision_model`` (the one shown page
-    images; defaults to ``chat_model``) may be injected, e.g. fakes in tests; otherwise both are the
-    Qwen2.5-VL server's ``ChatOpenAI`` from :class:`~qwenvl_agents.vlm.VLMClient`, built per model name,
-    temperature and token cap of the run's context. An injected ``search`` serves its own knowledge base only.
+    images; defaults to ``chat_model``) may be injected, e.g. fakes in tests; otherwise they are the
+    ``agent`` and ``pages`` models of the :class:`~qwenvl_agents.vlm.port.ModelPort` (``models``: given,
+    or built from the settings on first use), per model name, temperature and token cap of the run's
+    context, on whichever backend ``QWENVL_VLM_BACKEND`` names. An injected ``search`` serves its own
+    knowledge base only. :meth:`close` closes a port built here.
     """
 
     def __init__(
@@ -36,14 +38,15 @@ class AgentResources:
         chat_model: BaseChatModel | None = None,
         vision_model: BaseChatModel | None = None,
         search: PageSearch | None = None,
+        models: ModelPort | None = None,
     ) -> None:
         self._settings = settings
         self._chat_model = chat_model
         self._vision_model = vision_model
         self._search = search
         self._searches: dict[str, PageSearch] = {}
-        self._models: dict[tuple[Any, ...], BaseChatModel] = {}
-        self._client: VLMClient | None = None
+        self._port = models
+        self._owns_port = models is None
         self._lock = threading.Lock()
 
     @property
@@ -70,36 +73,38 @@ class AgentResources:
                 self._searches[kb] = PageSearch.open(self.settings, kb)
             return self._searches[kb]
 
-    def client(self) -> VLMClient:
+    @property
+    def models(self) -> ModelPort:
+        """The port the run's models come from (built from the settings on first use)."""
         with self._lock:
-            if self._client is None:
-                from qwenvl_agents.vlm import VLMClient
+            if self._port is None:
+                from qwenvl_agents.vlm.port import ModelPort
 
-                self._client = VLMClient.from_settings(self.settings)
-            return self._client
+                self._port = ModelPort.from_settings(self.settings)
+            return self._port
 
-    def _server_model(self, context: AgentContext) -> BaseChatModel:
-        key = (context.model, context.temperature, context.max_tokens)
-        client = self.client()
-        with self._lock:
-            if key not in self._models:
-                kwargs: dict[str, Any] = {"temperature": context.temperature, "stream_usage": True}
-                if context.model:
-                    kwargs["model"] = context.model
-                if context.max_tokens:
-                    kwargs["max_tokens"] = context.max_tokens
-                self._models[key] = client.chat_model(**kwargs)
-            return self._models[key]
+    @staticmethod
+    def _options(context: AgentContext) -> dict[str, Any]:
+        options: dict[str, Any] = {"temperature": context.temperature}
+        if context.model:
+            options["model"] = context.model
+        if context.max_tokens:
+            options["max_tokens"] = context.max_tokens
+        return options
 
     def chat_model(self, context: AgentContext) -> BaseChatModel:
         """The model that chooses tools and writes answers."""
-        return self._chat_model if self._chat_model is not None else self._server_model(context)
+        if self._chat_model is not None:
+            return self._chat_model
+        return self.models.chat_model("agent", **self._options(context))
 
     def vision_model(self, context: AgentContext) -> BaseChatModel:
         """The model shown page images."""
         if self._vision_model is not None:
             return self._vision_model
-        return self.chat_model(context)
+        if self._chat_model is not None:
+            return self._chat_model
+        return self.models.chat_model("pages", **self._options(context))
 
     @property
     def image_limit(self) -> int | None:
@@ -119,3 +124,12 @@ class AgentResources:
         from qwenvl_agents.vlm import explain_error
 
         return explain_error(exc, self.settings.vlm_base_urls)
+
+    def close(self) -> None:
+        """Close the model port built here (a given one stays open)."""
+        if not self._owns_port:
+            return
+        with self._lock:
+            port, self._port = self._port, None
+        if port is not None:
+            port.close()

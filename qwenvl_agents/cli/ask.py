@@ -144,14 +144,22 @@ def _open_chat(
     from qwenvl_agents.agent import AgentContext, DocumentChat
     from qwenvl_agents.retrieval import SEARCH_MODES, UnknownDocumentError
 
-    if not settings.vlm_base_urls:
+    if settings.vlm_backend == "openai" and not settings.vlm_base_urls:
         _err(
-            "error: answering needs a VLM server: set QWENVL_VLM_BASE_URL (e.g. http://127.0.0.1:8000/v1); "
-            "`qwenvl search` finds pages without one"
+            "error: answering needs a VLM server: set QWENVL_VLM_BASE_URL (e.g. http://127.0.0.1:8000/v1), "
+            "or QWENVL_VLM_BACKEND=transformers|vllm with --graph rag; `qwenvl search` finds pages without one"
         )
         raise typer.Exit(2)
     if graph not in ("agent", "rag") or mode not in SEARCH_MODES:
         _err(f"error: --graph is agent or rag (got {graph!r}); --mode one of {', '.join(SEARCH_MODES)} (got {mode!r})")
+        raise typer.Exit(2)
+    if graph == "agent" and settings.vlm_backend != "openai":
+        # The in-process backends have no tool-call parser; the rag graph needs none.
+        _err(
+            f"error: QWENVL_VLM_BACKEND={settings.vlm_backend} runs the model in this process and cannot call "
+            "tools, which the agent graph needs: use --graph rag (retrieve, look, answer), or the OpenAI "
+            "server backend for the agent"
+        )
         raise typer.Exit(2)
     search = open_search(settings, kb)
     try:

@@ -45,7 +45,7 @@ def video_ask(
 ) -> None:
     """Ask a question about each video: evenly spaced frames with their times, or the video natively."""
     from qwenvl_agents.errors import VLMError
-    from qwenvl_agents.vlm import VLMClient
+    from qwenvl_agents.vlm import ModelPort
     from qwenvl_agents.vlm.video import DEFAULT_VIDEO_TOKENS
     from qwenvl_agents.workflows.video_qa import ask_videos
 
@@ -53,16 +53,16 @@ def video_ask(
         _err("error: give at least one video, then the question")
         raise typer.Exit(2)
     try:
-        client = VLMClient.from_settings(vlm_settings(base_url, model))
+        port = ModelPort.from_settings(vlm_settings(base_url, model)).check_configuration()
     except VLMError as exc:
         if as_json:
             _emit({"type": "error", "error": str(exc)})
         else:
             _err(f"error: {exc}")
         raise typer.Exit(1) from exc
-    with client:
+    with port:
         answers = ask_videos(
-            client,
+            port,
             [str(v) for v in videos],
             question,
             mode="native" if native else "frames",

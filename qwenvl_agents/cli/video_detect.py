@@ -61,13 +61,13 @@ def video_detect(
 ) -> None:
     """Find when TARGET first appears in each video: one structured answer per sampled frame, streamed."""
     from qwenvl_agents.errors import VLMError
-    from qwenvl_agents.vlm import VLMClient
+    from qwenvl_agents.vlm import ModelPort
     from qwenvl_agents.workflows.detector import DetectionSummary, VideoDetector
 
     try:
-        client = VLMClient.from_settings(vlm_settings(base_url, model))
-        detector = VideoDetector.from_client(
-            client,
+        port = ModelPort.from_settings(vlm_settings(base_url, model)).check_configuration()
+        detector = VideoDetector.from_port(
+            port,
             target,
             fps=fps,
             clahe=clahe,
@@ -83,7 +83,7 @@ def video_detect(
             _err(f"error: {exc}")
         raise typer.Exit(2) from exc
     failed = 0
-    with client:
+    with port:
         for video in videos:
             if not as_json:
                 typer.echo(f"{video}: looking for {detector.target}")

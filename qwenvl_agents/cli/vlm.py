@@ -15,8 +15,8 @@ from qwenvl_agents.cli.common import BaseUrl, JsonFlag, ModelName, _emit, _err, 
 if TYPE_CHECKING:
     from langchain_core.messages import AIMessage, BaseMessage
 
-    from qwenvl_agents.vlm import VLMClient
     from qwenvl_agents.vlm.images import PreparedImage
+    from qwenvl_agents.vlm.port import ModelPort
 
 
 @vlm_app.command("check")
@@ -27,18 +27,18 @@ def vlm_check(
 ) -> None:
     """Check the configured vLLM server(s): health, served models, and one image round trip."""
     from qwenvl_agents.errors import VLMError
-    from qwenvl_agents.vlm import VLMClient
+    from qwenvl_agents.vlm.port import ModelPort
 
-    settings = vlm_settings(base_url, model)
+    port = ModelPort.from_settings(vlm_settings(base_url, model))
     try:
-        client = VLMClient.from_settings(settings)
+        client = port.client
     except VLMError as exc:
         if as_json:
             _emit({"type": "check", "name": "configuration", "ok": False, "detail": str(exc)})
         else:
             _err(f"✗ configuration: {exc}")
         raise typer.Exit(1) from exc
-    with client:
+    with port:
         report = client.check()
     for step in report.steps:
         if as_json:
@@ -58,12 +58,13 @@ ImageOpt = Annotated[
 ]
 
 
-def _client_or_exit(base_url: str | None, model: str | None, as_json: bool) -> VLMClient:
+def _port_or_exit(base_url: str | None, model: str | None, as_json: bool) -> ModelPort:
+    """The model port of a command, its server client built now so a configuration error ends it early."""
     from qwenvl_agents.errors import VLMError
-    from qwenvl_agents.vlm import VLMClient
+    from qwenvl_agents.vlm.port import ModelPort
 
     try:
-        return VLMClient.from_settings(vlm_settings(base_url, model))
+        return ModelPort.from_settings(vlm_settings(base_url, model)).check_configuration()
     except VLMError as exc:
         _fail(str(exc), as_json)
         raise AssertionError("unreachable") from exc
@@ -115,8 +116,9 @@ def vlm_ask(
     from qwenvl_agents.vlm import explain_error
 
     sources = list(image or [])
-    client = _client_or_exit(base_url, model, as_json)
-    with client:
+    port = _port_or_exit(base_url, model, as_json)
+    client = port.client
+    with port:
         try:
             client.check_image_count(len(sources))
         except VLMError as exc:
@@ -132,7 +134,7 @@ def vlm_ask(
             _fail("; ".join(problems), as_json, images=len(sources), unreadable=len(problems))
         messages: list[BaseMessage] = [SystemMessage(system)] if system else []
         messages.append(client.message(prompt, prepared))
-        chat = client.chat_model(max_tokens=max_tokens, temperature=temperature, stream_usage=True)
+        chat = port.chat_model("chat", max_tokens=max_tokens, temperature=temperature, stream_usage=True)
         try:
             answer = _stream(chat, messages, as_json) if stream else chat.invoke(messages)
         except Exception as exc:  # explained: unreachable server, too many images, prompt too long
@@ -261,11 +263,11 @@ def vlm_inspect(
             inputs += [str(p) for p in sorted(path.iterdir()) if p.suffix.lower() in _IMAGE_SUFFIXES]
         else:
             inputs.append(item)
-    client = _client_or_exit(base_url, model, as_json)
+    port = _port_or_exit(base_url, model, as_json)
     failed = 0
-    with client:
-        inspector = VisualInspector.from_client(
-            client,
+    with port:
+        inspector = VisualInspector.from_port(
+            port,
             model_class,
             instructions=instructions,
             attempts=attempts,

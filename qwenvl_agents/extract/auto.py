@@ -106,7 +106,9 @@ def make_extractor(
     if client is None and s.vlm_backend != "openai":
         return _local_extractor(s, which, ocr_extractor)
     if client is None and s.vlm_base_urls:
-        client = VLMClient.from_settings(s)
+        from qwenvl_agents.vlm.port import ModelPort
+
+        client = ModelPort.from_settings(s).client
     if which == "vlm":
         if client is None:
             raise ValueError("the vlm extractor needs a VLM server: set QWENVL_VLM_BASE_URL or pass a client")
@@ -122,9 +124,9 @@ def _local_extractor(s: Settings, which: str, ocr_extractor: OcrExtractor | None
     The model loads on the first page. With ``vllm`` the extractor's concurrent pages are gathered into
     batched ``LLM.chat`` calls; ``max_model_len`` is the engine's context (``QWENVL_VLM_MAX_MODEL_LEN``).
     """
-    from qwenvl_agents.vlm.backends import chat_model_from_settings
+    from qwenvl_agents.vlm.port import ModelPort
 
-    chat = chat_model_from_settings(s)
+    chat = ModelPort.from_settings(s).chat_model("extraction")
     fallback = AutoExtractor(TextLayerExtractor(), ocr_extractor) if which == "vlm" else None
     vlm = VLMExtractor(
         chat_model=chat, model_name=s.vlm_model, settings=s, max_model_len=s.vlm_max_model_len, fallback=fallback

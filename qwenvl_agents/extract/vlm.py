@@ -101,8 +101,8 @@ class VLMExtractor(BaseExtractor):
     ``chat_model`` (a local backend, a fake in tests). Limits default to ``settings``.
 
     Example (needs a running server):
-        >>> from qwenvl_agents.vlm import VLMClient  # doctest: +SKIP
-        >>> client = VLMClient(["http://127.0.0.1:8000/v1"], "Qwen/Qwen2.5-VL-7B-Instruct")  # doctest: +SKIP
+        >>> from qwenvl_agents.vlm import ModelPort  # doctest: +SKIP
+        >>> client = ModelPort.from_settings(vlm_base_url="http://127.0.0.1:8000/v1").client  # doctest: +SKIP
         >>> extractor = VLMExtractor(client)  # doctest: +SKIP
         >>> extraction = await extractor.aextract(page)  # doctest: +SKIP
         >>> extraction.status, extraction.fields.total  # doctest: +SKIP

@@ -36,7 +36,7 @@ from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from qwenvl_agents.errors import MissingDependencyError, VLMRequestError
 from qwenvl_agents.settings import Settings
@@ -44,9 +44,10 @@ from qwenvl_agents.vlm.content import ContentOptions, Conversation, to_conversat
 from qwenvl_agents.vlm.images import DEFAULT_MAX_ASPECT_RATIO, DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
 
 _TOOLS_MESSAGE = (
-    "{backend} runs the model in this process without a tool-call parser; use the OpenAI server backend "
-    "(QWENVL_VLM_BACKEND=openai, vLLM started with --enable-auto-tool-choice --tool-call-parser hermes) "
-    "for the agent and anything else that calls tools"
+    "{backend} runs the model in this process without a tool-call parser, so it cannot call tools: use "
+    "`qwenvl ask --graph rag` (the retrieve-look-answer pipeline, on every backend), or the OpenAI server "
+    "backend (QWENVL_VLM_BACKEND=openai, vLLM started with --enable-auto-tool-choice --tool-call-parser "
+    "hermes) for the tool-calling agent"
 )
 
 
@@ -115,9 +116,29 @@ class LocalChatModel(BaseChatModel):
     stop: list[str] | None = None
     max_images_per_prompt: int | None = None
 
+    _owner: LocalChatModel | None = PrivateAttr(default=None)
+    """The model whose weights (and engine) a :meth:`variant` uses: loaded once, whatever the options."""
+
     @property
     def model_name(self) -> str:
         return self.model
+
+    @property
+    def owner(self) -> LocalChatModel:
+        """The model that holds the weights: this one, or the one it is a variant of."""
+        return self._owner or self
+
+    def variant(self, **options: Any) -> LocalChatModel:
+        """The same loaded model with other options (``temperature``, ``max_tokens``, ``stop``, ...).
+
+        Roles of :class:`~qwenvl_agents.vlm.port.ModelPort` differ in such options only; the weights
+        stay loaded once. A different checkpoint is another model, not a variant.
+        """
+        if "model" in options and options["model"] != self.model:
+            raise ValueError("a variant shares the loaded checkpoint; build another model for another checkpoint")
+        clone = self.model_copy(update=options)
+        clone._owner = self.owner
+        return clone
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
@@ -202,14 +223,24 @@ def _require(module: str, extra: str, what: str) -> None:
 
 
 def chat_model_from_settings(settings: Settings | None = None, **overrides: Any) -> BaseChatModel:
-    """The chat model for ``settings.vlm_backend``; keyword arguments override its constructor arguments.
+    """The chat model for ``settings.vlm_backend``; keyword arguments override its options.
 
-    ``openai`` builds a :class:`~qwenvl_agents.vlm.client.VLMClient` from the settings and returns its
-    ``ChatOpenAI``; ``transformers`` and ``vllm`` load ``settings.vlm_model`` (hub id or folder) lazily,
-    on the first request. Raises :class:`~qwenvl_agents.errors.MissingDependencyError` naming the extra
-    to install when the backend's package is missing.
+    A thin wrapper over :meth:`ModelPort.chat_model() <qwenvl_agents.vlm.port.ModelPort.chat_model>`
+    (role ``chat``) on a port of its own, kept for existing callers: applications that need several
+    models build one :class:`~qwenvl_agents.vlm.port.ModelPort` and share it (one HTTP client, one copy of
+    the weights). ``openai`` returns the ``ChatOpenAI`` of a client built from the settings; ``transformers``
+    and ``vllm`` load ``settings.vlm_model`` (hub id or folder) lazily, on the first request. Raises
+    :class:`~qwenvl_agents.errors.MissingDependencyError` naming the extra to install when the backend's
+    package is missing.
     """
-    s = settings or Settings()
+    from qwenvl_agents.vlm.port import ModelPort
+
+    return ModelPort.from_settings(settings).chat_model("chat", **overrides)
+
+
+def local_chat_model(settings: Settings, **overrides: Any) -> LocalChatModel:
+    """The in-process model for ``settings.vlm_backend`` (``transformers`` or ``vllm``); used by the port."""
+    s = settings
     common: dict[str, Any] = {
         "model": s.vlm_model,
         "min_pixels": s.min_pixels,
@@ -217,11 +248,7 @@ def chat_model_from_settings(settings: Settings | None = None, **overrides: Any)
         "max_aspect_ratio": s.max_aspect_ratio,
         "max_images_per_prompt": s.vlm_max_images_per_prompt,
     }
-    factory: Callable[..., BaseChatModel]
-    if s.vlm_backend == "openai":
-        from qwenvl_agents.vlm.client import VLMClient
-
-        return VLMClient.from_settings(s).chat_model(**overrides)
+    factory: Callable[..., LocalChatModel]
     if s.vlm_backend == "transformers":
         _require("transformers", "transformers", "Hugging Face transformers (and torch)")
         _require("torch", "transformers", "torch")
@@ -240,7 +267,7 @@ def chat_model_from_settings(settings: Settings | None = None, **overrides: Any)
             max_model_len=s.vlm_max_model_len,
             gpu_memory_utilization=s.vlm_gpu_memory_utilization,
         )
-    else:  # pragma: no cover - Settings validates the literal
-        raise ValueError(f"unknown vlm_backend {s.vlm_backend!r}")
+    else:
+        raise ValueError(f"vlm_backend {s.vlm_backend!r} is not an in-process backend")
     common.update(overrides)
     return factory(**common)

@@ -32,7 +32,7 @@ from qwenvl_agents.vlm.images import (
     PreparedImage,
     prepare_image,
 )
-from qwenvl_agents.vlm.transport import AsyncSpreadingTransport, EndpointPool, SpreadingTransport
+from qwenvl_agents.vlm.transport import AsyncSpreadingTransport, EndpointPool, RequestGate, SpreadingTransport
 
 _START_HINT = (
     "run `qwenvl serve` for the vLLM command that fits your GPUs (e.g. `vllm serve Qwen/Qwen2.5-VL-7B-Instruct "
@@ -121,6 +121,12 @@ class VLMClient:
     the pixel budget before it is sent. With ``max_images_per_prompt`` set (vLLM's
     ``--limit-mm-per-prompt``), a prompt with more images is refused before anything is sent.
 
+    Every chat model of one client shares its HTTP clients: ``max_concurrency`` (when set) bounds the
+    requests in flight over all of them, and ``max_retries`` is each model's retry count for connection
+    errors, 408/409/429 and 5xx (with backoff, honouring ``Retry-After``). Build clients through
+    :class:`~qwenvl_agents.vlm.port.ModelPort`, which passes ``QWENVL_VLM_MAX_RETRIES`` and
+    ``QWENVL_VLM_MAX_CONCURRENCY``.
+
     Example (needs a running server):
         >>> client = VLMClient(["http://127.0.0.1:8000/v1"], "Qwen/Qwen2.5-VL-7B-Instruct")  # doctest: +SKIP
         >>> client.ask("What is the invoice total?", ["page-1.png"]).content  # doctest: +SKIP
@@ -148,6 +154,7 @@ class VLMClient:
         image_fetch_timeout: float = DEFAULT_FETCH_TIMEOUT,
         image_max_bytes: int = DEFAULT_FETCH_MAX_BYTES,
         max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+        max_concurrency: int | None = None,
     ) -> None:
         if not base_urls:
             raise VLMConnectionError(f"no VLM server configured: set QWENVL_VLM_BASE_URL; {_START_HINT}")
@@ -162,19 +169,20 @@ class VLMClient:
         self.image_max_bytes = image_max_bytes
         self.max_image_pixels = max_image_pixels
         self.pool = EndpointPool(self.base_urls)
+        self.gate = RequestGate(max_concurrency) if max_concurrency else None
         # A pool large enough for vLLM's batch: the default of 100 connections would cap concurrency.
         limits = httpx2.Limits(max_connections=512, max_keepalive_connections=128)
         # Loading the CA bundle for a TLS context takes tens of milliseconds per transport; vLLM endpoints are
         # usually plain http, where it is never used.
         verify = any(u.lower().startswith("https://") for u in self.base_urls)
         self._http = httpx2.Client(
-            transport=SpreadingTransport(self.pool, httpx2.HTTPTransport(limits=limits, verify=verify)),
+            transport=SpreadingTransport(self.pool, httpx2.HTTPTransport(limits=limits, verify=verify), gate=self.gate),
             timeout=timeout,
             verify=verify,
         )
         self._ahttp = httpx2.AsyncClient(
             transport=AsyncSpreadingTransport(
-                self.pool, lambda: httpx2.AsyncHTTPTransport(limits=limits, verify=verify)
+                self.pool, lambda: httpx2.AsyncHTTPTransport(limits=limits, verify=verify), gate=self.gate
             ),
             timeout=timeout,
             verify=verify,
@@ -182,11 +190,18 @@ class VLMClient:
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> VLMClient:
-        """The client configured by ``QWENVL_VLM_*`` settings; keyword arguments override them."""
+        """The client configured by ``QWENVL_VLM_*`` settings; keyword arguments override them.
+
+        ``QWENVL_VLM_MAX_RETRIES`` is every chat model's retry count and ``QWENVL_VLM_MAX_CONCURRENCY``
+        (per endpoint) bounds the requests in flight. Applications take models from
+        :class:`~qwenvl_agents.vlm.port.ModelPort`, which builds its client here.
+        """
         s = settings or Settings()
         kwargs: dict[str, Any] = {
             "api_key": s.vlm_api_key.get_secret_value(),
             "timeout": s.vlm_timeout,
+            "max_retries": s.vlm_max_retries,
+            "max_concurrency": s.vlm_max_concurrency * len(s.vlm_base_urls),
             "max_images_per_prompt": s.vlm_max_images_per_prompt,
             "min_pixels": s.min_pixels,
             "max_pixels": s.max_pixels,
@@ -319,7 +334,13 @@ groups, or start vLLM with a higher limit and raise QWENVL_VLM_MAX_IMAGES_PER_PR
         return run_check(self)
 
     def close(self) -> None:
+        """Close the HTTP connections (the asynchronous ones of loops still running close with them)."""
         self._http.close()
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections, the running event loop's asynchronous ones included."""
+        self._http.close()
+        await self._ahttp.aclose()
 
     def __enter__(self) -> VLMClient:
         return self

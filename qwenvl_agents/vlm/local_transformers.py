@@ -83,10 +83,18 @@ class ChatQwenTransformers(LocalChatModel):
     @property
     def resolved(self) -> dict[str, Any]:
         """What was actually loaded (attention, dtype, device map, device), after the first request."""
-        return dict(self._resolved)
+        return dict(self._weights()._resolved)
+
+    def _weights(self) -> ChatQwenTransformers:
+        """The model that loads and runs the weights (the owner of a :meth:`variant`)."""
+        owner = self.owner
+        assert isinstance(owner, ChatQwenTransformers)
+        return owner
 
     def load(self) -> tuple[Any, Any]:
         """Load (once) and return ``(model, processor)``."""
+        if self._weights() is not self:
+            return self._weights().load()
         with self._lock:
             if self._loaded is None:
                 self._loaded = self._load()
@@ -182,7 +190,8 @@ class ChatQwenTransformers(LocalChatModel):
             gen.update(temperature=None, top_p=None, top_k=None)
         if options.stop:
             gen.update(stop_strings=list(options.stop), tokenizer=processor.tokenizer)
-        with self._lock, torch.inference_mode():
+        # One generation at a time on the weights, whichever variant asks.
+        with self._weights()._lock, torch.inference_mode():
             try:
                 output = model.generate(**inputs, **gen)
             except (ValueError, RuntimeError) as exc:  # e.g. more image tokens than the context holds

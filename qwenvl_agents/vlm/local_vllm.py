@@ -111,7 +111,13 @@ class ChatQwenVLLM(LocalChatModel):
 
     @property
     def stats(self) -> BatchStats:
-        return self._stats
+        return self._engine()._stats
+
+    def _engine(self) -> ChatQwenVLLM:
+        """The model that runs the engine and its batching worker (the owner of a :meth:`variant`)."""
+        owner = self.owner
+        assert isinstance(owner, ChatQwenVLLM)
+        return owner
 
     @property
     def limits(self) -> dict[str, int]:
@@ -161,6 +167,8 @@ class ChatQwenVLLM(LocalChatModel):
 
     def load(self) -> Any:
         """Start the engine now (it otherwise starts with the first request) and return the ``vllm.LLM``."""
+        if self._engine() is not self:
+            return self._engine().load()
         self._ensure_worker()
         job = _Job([], GenerationOptions(0.0, 1))
         self._queue.put([job])
@@ -168,7 +176,9 @@ class ChatQwenVLLM(LocalChatModel):
         return self._llm
 
     def close(self) -> None:
-        """Stop the worker and release the engine."""
+        """Stop the worker and release the engine (a :meth:`variant` leaves that to its owner)."""
+        if self._engine() is not self:
+            return
         worker = self._worker
         if worker is not None and worker.is_alive():
             self._queue.put(None)
@@ -280,6 +290,10 @@ class ChatQwenVLLM(LocalChatModel):
         )
 
     def _submit(self, jobs: list[_Job]) -> None:
+        if self._engine() is not self:
+            # Jobs carry their own sampling options: a variant's join the owner's batches.
+            self._engine()._submit(jobs)
+            return
         self._ensure_worker()
         self._queue.put(jobs)
 

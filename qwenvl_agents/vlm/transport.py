@@ -6,6 +6,9 @@ goes to the endpoint with the fewest requests in flight, which keeps every serve
 fed even when their speeds differ. A connection that cannot be opened never reached the server, so it is
 safe to try the next endpoint; the refused one rests for ``cooldown`` seconds. Timeouts and HTTP errors
 are not retried here: the request may have run, and retrying is the caller's decision.
+
+A :class:`RequestGate` given to the transports bounds the requests in flight over every chat model,
+thread and event loop sharing the client (``QWENVL_VLM_MAX_CONCURRENCY`` per endpoint).
 """
 
 from __future__ import annotations
@@ -80,6 +83,54 @@ class EndpointPool:
         )
 
 
+class RequestGate:
+    """At most ``limit`` requests in flight at once, counted across threads and event loops.
+
+    A client is shared by every role's chat model and outlives many ``asyncio.run`` calls, so an
+    ``asyncio.Semaphore`` (bound to one loop) cannot count for it; the asynchronous side polls instead.
+
+    >>> gate = RequestGate(1)
+    >>> gate.try_enter(), gate.try_enter()
+    (True, False)
+    >>> gate.leave(); gate.in_flight
+    0
+    """
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("a request gate needs a limit of at least 1")
+        self.limit = limit
+        self.in_flight = 0
+        self.peak = 0
+        """The most requests seen in flight at once, for observability."""
+        self._cond = threading.Condition()
+
+    def try_enter(self) -> bool:
+        with self._cond:
+            if self.in_flight >= self.limit:
+                return False
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            return True
+
+    def enter(self) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self.in_flight < self.limit)
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+
+    async def aenter(self) -> None:
+        delay = 0.001
+        while not self.try_enter():
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    def leave(self) -> None:
+        with self._cond:
+            self.in_flight -= 1
+            self._cond.notify()
+
+
 class _ReleasingStream(httpx2.SyncByteStream):
     """Counts a streamed response as in flight until its body is consumed or closed."""
 
@@ -115,14 +166,33 @@ class _AsyncReleasingStream(httpx2.AsyncByteStream):
                 self._release()  # type: ignore[operator]
 
 
+def _release(pool: EndpointPool, index: int, leave: Callable[[], None]) -> None:
+    """A response is done: its endpoint and its place at the gate are free again."""
+    pool.release(index)
+    leave()
+
+
 class SpreadingTransport(httpx2.BaseTransport):
     """A synchronous transport that sends each request to the least-busy reachable endpoint."""
 
-    def __init__(self, pool: EndpointPool, inner: httpx2.BaseTransport | None = None) -> None:
+    def __init__(
+        self, pool: EndpointPool, inner: httpx2.BaseTransport | None = None, gate: RequestGate | None = None
+    ) -> None:
         self.pool = pool
         self.inner = inner or httpx2.HTTPTransport()
+        self.gate = gate
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        if self.gate is None:
+            return self._send(request, lambda: None)
+        self.gate.enter()
+        try:
+            return self._send(request, self.gate.leave)
+        except BaseException:
+            self.gate.leave()
+            raise
+
+    def _send(self, request: httpx2.Request, leave: Callable[[], None]) -> httpx2.Response:
         tried: set[int] = set()
         last_error: httpx2.ConnectError | None = None
         original = request.url
@@ -144,7 +214,7 @@ class SpreadingTransport(httpx2.BaseTransport):
                 raise
             done = threading.Event()
             assert isinstance(response.stream, httpx2.SyncByteStream)
-            response.stream = _ReleasingStream(response.stream, done, lambda i=index: self.pool.release(i))
+            response.stream = _ReleasingStream(response.stream, done, lambda i=index: _release(self.pool, i, leave))
             return response
 
     def close(self) -> None:
@@ -158,8 +228,14 @@ class AsyncSpreadingTransport(httpx2.AsyncBaseTransport):
     ``asyncio.run`` calls in scripts and tests, so each running loop gets its own connection pool.
     """
 
-    def __init__(self, pool: EndpointPool, make_inner: Callable[[], httpx2.AsyncBaseTransport] | None = None) -> None:
+    def __init__(
+        self,
+        pool: EndpointPool,
+        make_inner: Callable[[], httpx2.AsyncBaseTransport] | None = None,
+        gate: RequestGate | None = None,
+    ) -> None:
         self.pool = pool
+        self.gate = gate
         self._make_inner = make_inner or httpx2.AsyncHTTPTransport
         self._inners: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx2.AsyncBaseTransport] = (
             weakref.WeakKeyDictionary()
@@ -174,6 +250,16 @@ class AsyncSpreadingTransport(httpx2.AsyncBaseTransport):
         return transport
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if self.gate is None:
+            return await self._send(request, lambda: None)
+        await self.gate.aenter()
+        try:
+            return await self._send(request, self.gate.leave)
+        except BaseException:
+            self.gate.leave()
+            raise
+
+    async def _send(self, request: httpx2.Request, leave: Callable[[], None]) -> httpx2.Response:
         tried: set[int] = set()
         last_error: httpx2.ConnectError | None = None
         original = request.url
@@ -195,7 +281,9 @@ class AsyncSpreadingTransport(httpx2.AsyncBaseTransport):
                 raise
             done = threading.Event()
             assert isinstance(response.stream, httpx2.AsyncByteStream)
-            response.stream = _AsyncReleasingStream(response.stream, done, lambda i=index: self.pool.release(i))
+            response.stream = _AsyncReleasingStream(
+                response.stream, done, lambda i=index: _release(self.pool, i, leave)
+            )
             return response
 
     async def aclose(self) -> None:

@@ -18,8 +18,8 @@ request per frame for the rest of the video. Invalid answers never end the scan:
 A file that cannot be decoded as a video ends its scan with ``reason="video_error"`` and an error naming it.
 
 Example (needs a running server):
-    >>> from qwenvl_agents.vlm import VLMClient  # doctest: +SKIP
-    >>> detector = VideoDetector.from_client(VLMClient.from_settings(), "a red ball", clahe=True)  # doctest: +SKIP
+    >>> from qwenvl_agents.vlm import ModelPort  # doctest: +SKIP
+    >>> detector = VideoDetector.from_port(ModelPort.from_settings(), "a red ball", clahe=True)  # doctest: +SKIP
     >>> for event in detector.stream("clip.mp4"):  # doctest: +SKIP
     ...     print(event.to_dict())
     >>> detector.invoke("clip.mp4").first_detection  # doctest: +SKIP
@@ -55,6 +55,7 @@ from qwenvl_agents.workflows import detector_prompts as prompts
 
 if TYPE_CHECKING:
     from qwenvl_agents.vlm import VLMClient
+    from qwenvl_agents.vlm.port import ModelPort
 
 VideoInput = str | os.PathLike[str]
 StopReason = Literal["detected", "end_of_video", "max_frames", "server_errors", "video_error"]
@@ -321,8 +322,8 @@ class VideoDetector:
         system_prompt: the instructions sent before each frame; ``None`` or ``""`` sends the question alone.
 
     Example (scanning needs a server):
-        >>> from langchain_openai import ChatOpenAI
-        >>> model = ChatOpenAI(base_url="http://127.0.0.1:8000/v1", api_key="EMPTY", model="Qwen2.5-VL-7B")
+        >>> from qwenvl_agents.vlm import ModelPort
+        >>> model = ModelPort.from_settings(vlm_base_url="http://127.0.0.1:8000/v1").chat_model("detector")
         >>> VideoDetector(model, "a red ball", consecutive=3, clahe=True).consecutive
         3
         >>> VideoDetector(model, "smoke").stream("clip.mp4")  # doctest: +SKIP
@@ -372,11 +373,21 @@ class VideoDetector:
             self._structured = chat_model.with_structured_output(FrameAnswer, method="json_schema")
 
     @classmethod
+    def from_port(cls, port: ModelPort, target: str, *, max_tokens: int = 256, **kwargs: Any) -> VideoDetector:
+        """A detector on the port's ``detector`` model, with its pixel budget; ``kwargs`` go to the constructor."""
+        kwargs.setdefault("min_pixels", port.min_pixels)
+        kwargs.setdefault("max_pixels", port.max_pixels)
+        return cls(port.chat_model("detector", max_tokens=max_tokens), target, **kwargs)
+
+    @classmethod
     def from_client(cls, client: VLMClient, target: str, *, max_tokens: int = 256, **kwargs: Any) -> VideoDetector:
-        """A detector on ``client``'s chat model, with its pixel budget; ``kwargs`` go to the constructor."""
-        kwargs.setdefault("min_pixels", client.min_pixels)
-        kwargs.setdefault("max_pixels", client.max_pixels)
-        return cls(client.chat_model(max_tokens=max_tokens), target, **kwargs)
+        """A detector on ``client``'s chat model, with its pixel budget; ``kwargs`` go to the constructor.
+
+        A thin wrapper over :meth:`from_port` with ``ModelPort.from_client(client)``.
+        """
+        from qwenvl_agents.vlm.port import ModelPort
+
+        return cls.from_port(ModelPort.from_client(client), target, max_tokens=max_tokens, **kwargs)
 
     # --- one frame ---------------------------------------------------------------------------------------
 

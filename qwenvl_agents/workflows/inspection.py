@@ -15,8 +15,8 @@ Example (needs a running server; see ``examples/safety_inspection.py``):
     >>> class Smoke(BaseModel):
     ...     smoke: Literal["yes", "no", "unsure"] = Field(description="Is there smoke anywhere?")
     ...     details: str = Field(description="Where, in a few words.")
-    >>> from qwenvl_agents.vlm import VLMClient  # doctest: +SKIP
-    >>> inspector = VisualInspector.from_client(VLMClient.from_settings(), Smoke)  # doctest: +SKIP
+    >>> from qwenvl_agents.vlm import ModelPort  # doctest: +SKIP
+    >>> inspector = VisualInspector.from_port(ModelPort.from_settings(), Smoke)  # doctest: +SKIP
     >>> result = inspector.invoke("camera-3.jpg")  # doctest: +SKIP
     >>> result.status, result.answer.smoke  # doctest: +SKIP
     ('ok', 'no')
@@ -53,6 +53,7 @@ from qwenvl_agents.workflows.inspection_prompts import build_prompt
 
 if TYPE_CHECKING:
     from qwenvl_agents.vlm.client import VLMClient
+    from qwenvl_agents.vlm.port import ModelPort
 
 S = TypeVar("S", bound=BaseModel)
 
@@ -215,9 +216,19 @@ class VisualInspector(Generic[S]):
         )
 
     @classmethod
+    def from_port(cls, port: ModelPort, schema: type[S], **kwargs: Any) -> VisualInspector[S]:
+        """An inspector on the port's ``inspection`` model, with the port's pixel budget and URL limits."""
+        return cls(port.chat_model("inspection"), schema, prepare=port.prepare, **kwargs)
+
+    @classmethod
     def from_client(cls, client: VLMClient, schema: type[S], **kwargs: Any) -> VisualInspector[S]:
-        """An inspector on a :class:`~qwenvl_agents.vlm.VLMClient`: its chat model, pixel budget and URL limits."""
-        return cls(client.chat_model(), schema, prepare=client.prepare, **kwargs)
+        """An inspector on a :class:`~qwenvl_agents.vlm.VLMClient`: its chat model, pixel budget and URL limits.
+
+        A thin wrapper over :meth:`from_port` with ``ModelPort.from_client(client)``.
+        """
+        from qwenvl_agents.vlm.port import ModelPort
+
+        return cls.from_port(ModelPort.from_client(client), schema, **kwargs)
 
     # --- one image ------------------------------------------------------------------------------
 

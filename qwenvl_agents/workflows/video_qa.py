@@ -5,13 +5,14 @@ server's image limit and one visual-token budget (see :mod:`qwenvl_agents.vlm.vi
 server would refuse is refused here, before anything is decoded or sent. :func:`ask_videos` answers many
 videos; an undecodable file or a failed request gives that video an error result and the rest go on.
 
-Any LangChain chat model works (``VLMClient.chat_model()``, a local backend); a
-:class:`~qwenvl_agents.vlm.VLMClient` can be passed directly and brings its image limit and pixel budget.
+Any LangChain chat model works (a model of the :class:`~qwenvl_agents.vlm.ModelPort`, a fake in tests); a
+:class:`~qwenvl_agents.vlm.ModelPort` (its ``video`` model) or a :class:`~qwenvl_agents.vlm.VLMClient` can
+be passed directly and brings its image limit and pixel budget.
 
 Example (needs a server):
-    >>> from qwenvl_agents.vlm import VLMClient
-    >>> client = VLMClient.from_settings()  # doctest: +SKIP
-    >>> ask_video(client, "clip.mp4", "When does the red disc appear?").answer  # doctest: +SKIP
+    >>> from qwenvl_agents.vlm import ModelPort
+    >>> port = ModelPort.from_settings()  # doctest: +SKIP
+    >>> ask_video(port, "clip.mp4", "When does the red disc appear?").answer  # doctest: +SKIP
     'The red disc appears at about 3 seconds.'
 """
 
@@ -32,6 +33,7 @@ from qwenvl_agents.documents import RenderOptions
 from qwenvl_agents.errors import QwenVLError
 from qwenvl_agents.vlm.client import VLMClient, explain_error
 from qwenvl_agents.vlm.images import DEFAULT_MAX_PIXELS
+from qwenvl_agents.vlm.port import ModelPort
 from qwenvl_agents.vlm.video import (
     DEFAULT_VIDEO_TOKENS,
     VIDEO_MIN_PIXELS,
@@ -42,7 +44,7 @@ from qwenvl_agents.vlm.video import (
 )
 
 DEFAULT_ANSWER_TOKENS = 512
-"""Answer length asked of a :class:`VLMClient`'s model (a chat model passed in keeps its own setting)."""
+"""Answer length asked of a port's or client's model (a chat model passed in keeps its own setting)."""
 
 SYSTEM_PROMPT = (
     "You are a helpful assistant that watches videos. The user shows you frames of one video in time order, "
@@ -96,16 +98,21 @@ class _Target:
 
 
 def _target(
-    model: BaseChatModel | VLMClient, max_images: int | None, max_tokens: int | None, max_pixels: int | None
+    model: BaseChatModel | VLMClient | ModelPort,
+    max_images: int | None,
+    max_tokens: int | None,
+    max_pixels: int | None,
 ) -> _Target:
     if isinstance(model, VLMClient):
-        chat = model.chat_model(max_tokens=max_tokens or DEFAULT_ANSWER_TOKENS)
+        model = ModelPort.from_client(model)
+    if isinstance(model, ModelPort):
+        chat = model.chat_model("video", max_tokens=max_tokens or DEFAULT_ANSWER_TOKENS)
         limit = max_images if max_images is not None else model.max_images_per_prompt
         return _Target(
             chat, limit, min(VIDEO_MIN_PIXELS, model.max_pixels), max_pixels or model.max_pixels, tuple(model.base_urls)
         )
     if not isinstance(model, BaseChatModel):
-        raise TypeError(f"expected a LangChain chat model or a VLMClient, got {type(model).__name__}")
+        raise TypeError(f"expected a LangChain chat model, a ModelPort or a VLMClient, got {type(model).__name__}")
     chat = model.bind(max_tokens=max_tokens) if max_tokens else model  # type: ignore[assignment]
     return _Target(chat, max_images, VIDEO_MIN_PIXELS, max_pixels or DEFAULT_MAX_PIXELS, ())
 
@@ -140,7 +147,7 @@ def _answer(question: str, parts: VideoParts, reply: AIMessage, started: float) 
 
 
 def _prepare(
-    model: BaseChatModel | VLMClient,
+    model: BaseChatModel | VLMClient | ModelPort,
     video: str | os.PathLike[str],
     question: str,
     *,
@@ -170,7 +177,7 @@ def _prepare(
 
 
 def ask_video(
-    model: BaseChatModel | VLMClient,
+    model: BaseChatModel | VLMClient | ModelPort,
     video: str | os.PathLike[str],
     question: str,
     *,
@@ -231,7 +238,7 @@ def ask_video(
 
 
 async def aask_video(
-    model: BaseChatModel | VLMClient,
+    model: BaseChatModel | VLMClient | ModelPort,
     video: str | os.PathLike[str],
     question: str,
     *,
@@ -275,7 +282,7 @@ def _failed(video: str | os.PathLike[str], question: str, mode: VideoMode, exc: 
 
 
 async def aask_videos(
-    model: BaseChatModel | VLMClient,
+    model: BaseChatModel | VLMClient | ModelPort,
     videos: Sequence[str | os.PathLike[str]],
     question: str,
     *,
@@ -299,7 +306,7 @@ async def aask_videos(
 
 
 def ask_videos(
-    model: BaseChatModel | VLMClient,
+    model: BaseChatModel | VLMClient | ModelPort,
     videos: Sequence[str | os.PathLike[str]],
     question: str,
     *,
