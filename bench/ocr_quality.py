@@ -34,8 +34,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from qwenvl_agents.extract.heuristics import parse_amount, parse_date
 from qwenvl_agents.extract.ocr import OcrExtractor, OcrLine, reading_order, rows_to_text
+from qwenvl_agents.parsing import parse_amount, parse_date, to_decimal
 from qwenvl_agents.types import DocumentInfo, PageImage
 
 
@@ -118,7 +118,7 @@ def main() -> int:
         edits_nows = edit_distance(text_nows, truth_nows)
         tot_edits, tot_chars = tot_edits + edits, tot_chars + len(truth)
         tot_edits_nows, tot_chars_nows = tot_edits_nows + edits_nows, tot_chars_nows + len(truth_nows)
-        total_ok = key.get("total") is not None and extraction.fields.total == parse_amount(key["total"])
+        total_ok = key.get("total") is not None and to_decimal(extraction.fields.total) == parse_amount(key["total"])
         date_ok = key.get("date") is not None and extraction.fields.issue_date == parse_date(key["date"], dayfirst=True)
         totals_ok += total_ok
         dates_ok += date_ok

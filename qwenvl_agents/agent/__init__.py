@@ -17,12 +17,13 @@ Example:
 from qwenvl_agents.agent.chat import Answer, ChatEvent, DocumentChat, StepEvent, TokenEvent
 from qwenvl_agents.agent.citations import check_citations, inline_citations
 from qwenvl_agents.agent.context import AgentContext
-from qwenvl_agents.agent.fields import FieldResult, FieldRow, compute, read_rows, to_decimal
+from qwenvl_agents.agent.fields import FieldResult, FieldRow, compute, read_rows
 from qwenvl_agents.agent.graph import build_agent_graph
 from qwenvl_agents.agent.rag import build_rag_graph
 from qwenvl_agents.agent.resources import AgentResources
 from qwenvl_agents.agent.state import AgentState, PageRef
 from qwenvl_agents.agent.tools import AgentTools, ToolResult
+from qwenvl_agents.parsing import to_decimal
 
 __all__ = [
     "AgentContext",

@@ -2,8 +2,9 @@
 
 Amounts become :class:`~decimal.Decimal` from their shortest decimal form (``2587.72`` stays ``2587.72``,
 not the binary float beneath it); sums are exact, averages are rounded half-up to the inputs' precision
-(at least cents). Amounts in different currencies are never added together: every result is grouped by
-currency, and every page used is cited.
+(at least cents). Values and currency codes are read by :mod:`qwenvl_agents.parsing` (:func:`to_decimal`,
+:func:`~qwenvl_agents.parsing.normalize_currency`), the rules extraction and evaluation use too. Amounts in
+different currencies are never added together: every result is grouped by currency, and every page used is cited.
 
 Example:
     >>> rows = [FieldRow("a.pdf", "a" * 64, 1, to_decimal(0.1), "EUR"),
@@ -18,13 +19,12 @@ Example:
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from qwenvl_agents.parsing import normalize_currency, to_decimal
 from qwenvl_agents.types import Citation
 
 if TYPE_CHECKING:
@@ -34,44 +34,6 @@ Operation = Literal["sum", "count", "min", "max", "average", "list"]
 FieldName = Literal["total", "subtotal", "tax"]
 OPERATIONS: tuple[str, ...] = get_args(Operation)
 FIELD_NAMES: tuple[str, ...] = get_args(FieldName)
-
-_CURRENCY_ALIASES = {"RMB": "CNY", "人民币": "CNY", "元": "CNY", "€": "EUR", "£": "GBP", "US$": "USD"}
-_NUMBER = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")
-
-
-def to_decimal(value: Any) -> Decimal | None:
-    """An amount as a Decimal, or ``None`` when it is missing or not a finite number.
-
-    Floats go through their shortest repr (``0.1`` → ``Decimal('0.1')``); strings may carry thousands
-    separators, a currency symbol or code, and a leading minus (``"¥19,652.96"``, ``"-12.50 EUR"``).
-    """
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, Decimal):
-        return value if value.is_finite() else None
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, float):
-        return Decimal(repr(value)) if math.isfinite(value) else None
-    if isinstance(value, str):
-        text = re.sub(r"[^\d.,+-]", "", value.strip())
-        if not _NUMBER.match(text):
-            return None
-        try:
-            return Decimal(text.replace(",", ""))
-        except InvalidOperation:  # pragma: no cover - the pattern admits only valid numbers
-            return None
-    return None
-
-
-def normalize_currency(value: Any) -> str | None:
-    """An upper-case currency code (a few unambiguous symbols and names mapped), ``None`` when unknown."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    if not text:
-        return None
-    return _CURRENCY_ALIASES.get(text, _CURRENCY_ALIASES.get(text.upper(), text.upper()))
 
 
 def format_amount(value: Decimal) -> str:

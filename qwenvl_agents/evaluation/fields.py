@@ -12,14 +12,14 @@
 
 :func:`compare_fields` decides per field:
 
-- total, subtotal, tax: numbers (:func:`~qwenvl_agents.evaluation.scoring.parse_number`: ``RM8.35``, ``1,007.50``)
-  equal to the cent (both rounded half-up to 0.01).
+- total, subtotal, tax: amounts read as the extractor reads them (:func:`~qwenvl_agents.parsing.to_decimal`:
+  ``RM8.35``, ``1,007.50``) equal to the cent (both rounded half-up to 0.01).
 - issue_date, due_date: the same day, any reading of an ambiguous date counting
-  (:func:`~qwenvl_agents.evaluation.scoring.date_readings`: ``10/03/2018`` matches ``2018-03-10``).
+  (:func:`~qwenvl_agents.parsing.date_readings`: ``10/03/2018`` matches ``2018-03-10``).
 - seller, buyer: lenient: case, accents, punctuation and spaces dropped, then one must contain the other and the
   shorter must have at least 3 characters (``Coolblue`` matches ``Coolblue B.V.``; ``B`` matches nothing).
 - document_number: the same letters and digits, case and separators ignored (``#BLR_WFLD2015`` = ``BLR WFLD2015``).
-- currency: the same code after :func:`~qwenvl_agents.agent.fields.normalize_currency`
+- currency: the same code after :func:`~qwenvl_agents.parsing.normalize_currency`
   (``€`` = ``EUR``, ``RM`` = ``MYR``).
 - anything else: equal after :func:`~qwenvl_agents.evaluation.scoring.normalize_text`.
 
@@ -47,9 +47,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-from qwenvl_agents.agent.fields import normalize_currency
 from qwenvl_agents.errors import QwenVLError
-from qwenvl_agents.evaluation.scoring import date_readings, normalize_text, parse_number
+from qwenvl_agents.evaluation.scoring import normalize_text
+from qwenvl_agents.parsing import date_readings, normalize_currency, to_decimal
 from qwenvl_agents.types import KeyFields
 
 INVOICE2DATA_KEYS = {
@@ -67,7 +67,6 @@ FIELD_ORDER = ("seller", "buyer", "document_number", "issue_date", "due_date", "
 AMOUNT_FIELDS = frozenset({"subtotal", "tax", "total"})
 DATE_FIELDS = frozenset({"issue_date", "due_date"})
 NAME_FIELDS = frozenset({"seller", "buyer"})
-_CURRENCY_EXTRA = {"RM": "MYR", "₹": "INR", "RS": "INR", "RS.": "INR", "US$": "USD"}
 _CENT = Decimal("0.01")
 
 
@@ -123,18 +122,13 @@ def expected_fields(document: str | os.PathLike[str]) -> dict[str, Any] | None:
 
 
 def _cents(value: Any) -> Decimal | None:
-    number = parse_number(value)
+    number = to_decimal(value)
     return None if number is None else number.quantize(_CENT, rounding=ROUND_HALF_UP)
 
 
 def _squash(value: Any) -> str:
     text = unicodedata.normalize("NFKD", str(value)).casefold()
     return "".join(ch for ch in text if ch.isalnum() and not unicodedata.combining(ch))
-
-
-def _currency(value: Any) -> str | None:
-    code = normalize_currency(value)
-    return _CURRENCY_EXTRA.get(code, code) if code else None
 
 
 def fields_agree(name: str, expected: Any, got: Any) -> bool:
@@ -161,7 +155,7 @@ def fields_agree(name: str, expected: Any, got: Any) -> bool:
     if name == "document_number":
         return _squash(expected) == _squash(got) != ""
     if name == "currency":
-        return _currency(expected) is not None and _currency(expected) == _currency(got)
+        return normalize_currency(expected) is not None and normalize_currency(expected) == normalize_currency(got)
     return normalize_text(str(expected)) == normalize_text(str(got))
 
 

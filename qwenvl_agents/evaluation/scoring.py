@@ -1,26 +1,17 @@
 """Scoring answers against gold values: numbers, dates and text read the way documents and models write them.
 
-Numbers (:func:`parse_number`, :func:`number_candidates`):
+Numbers and dates are read by :mod:`qwenvl_agents.parsing`, the rules extraction uses too (separators in both
+conventions, currency marks, ``(12.00)`` as -12.00, day-first/month-first readings, two-digit years by the
+``strptime`` pivot: 69-99 are 19xx, 00-68 20xx). On top of them:
 
-- Currency symbols and codes next to a number are ignored (``$``, ``€``, ``£``, ``¥``, ``₹``, ``RM``, ``USD``,
-  ``EUR``, ``CNY``, ``Rs.`` ...). Digits glued to other letters (``INV2023``, ``coolblue2.pdf``) are no number.
-- With both ``.`` and ``,``, the last one is the decimal separator: ``4.904,94`` and ``4,904.94`` are 4904.94.
-  Thousands may also be grouped by ``'`` or a (no-break) space when each later group has three digits
-  (``1 234,56``, ``1'234.50``, ``2 246 496``).
-- A single separator: ``,`` before exactly three digits groups thousands (``2,517`` is 2517), otherwise it is
-  a decimal comma (``717,97``); ``.`` is a decimal point (``1.250`` is 1.25). ``1,250`` and ``1.250`` are
-  ambiguous: the other reading is a candidate too when answers are scored.
-- ``-12.00`` and ``−12.00`` are negative; accounting ``(12.00)`` reads as -12.00 first, 12.00 second.
-- In a sentence, citations ``[doc, p. N]`` and dates are removed first, then every number left is a candidate.
-  A ``number`` answer is correct when any candidate equals the expected value at the expected value's
+- :func:`parse_number` gives the first number of a text, :func:`number_candidates` every reading of every number
+  (``1,250`` and ``1.250`` are ambiguous: both readings are candidates; a single ``.`` is read as a decimal
+  point first, since answers are prose: ``3.049`` is a ratio). Citations ``[doc, p. N]`` and dates are removed
+  first. A ``number`` answer is correct when any candidate equals the expected value at the expected value's
   precision (rounded half-up to its decimals): ``279.84`` accepts ``279.840`` but not ``279.83``, and
   ``4904.94`` never accepts ``4904.49``. An answer that lists many numbers can therefore pass by luck.
-
-Dates (:func:`date_readings`, :func:`normalize_date`): ``2014-08-03``, ``2014/08/03``, ``2014年8月3日``,
-``03.08.2014`` (day first), ``03/08/2014`` and ``03-08-14`` (day or month first: both readings are kept,
-an answer matches when any reading does), ``3 Aug 2014``, ``August 3, 2014``, ``05 Juillet 2015``
-(month names in English, German, Dutch, French, Spanish, Italian and Malay). Two-digit years: 00-68 are
-20xx, 69-99 19xx. A date needs a year; ``12/03`` is no date.
+- :func:`date_readings` gives every reading of every date (an answer matches when any reading does);
+  :func:`normalize_date` the one ISO date a text states (:func:`~qwenvl_agents.parsing.parse_date`).
 
 Answers (:func:`score_answer`): an answer that declines (:func:`declined`) is wrong for an answerable case.
 ``exact``: equal after :func:`normalize_text`, or the same date when the gold value is a date, or the same
@@ -42,8 +33,8 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Literal
 
-from qwenvl_agents.agent.fields import to_decimal
 from qwenvl_agents.agent.prompts import NOT_FOUND_TEXT
+from qwenvl_agents.parsing import date_readings, find_date_spans, number_readings, parse_date, to_decimal
 
 if TYPE_CHECKING:
     from qwenvl_agents.evaluation.cases import EvalCase
@@ -52,90 +43,12 @@ ScoreMethod = Literal["text", "date", "number", "phrase", "contains", "declined"
 
 # --- numbers -------------------------------------------------------------------------------------------------
 
-_CODES = (
-    "RM|MYR|USD|EUR|GBP|CNY|RMB|JPY|INR|Rs|Rp|HKD|SGD|CHF|AUD|CAD|NZD|KRW|TWD|THB|IDR|PHP|VND|SEK|NOK|DKK|PLN|"
-    "CZK|ZAR|BRL|MXN|AED"
-)
-_NUMBER = re.compile(r"\d+(?:(?:[.,'’]|[ \u00a0\u202f\u2009](?=\d{3}(?!\d)))\d+)*")
-_BEFORE = re.compile(
-    rf"(?P<open>\()?(?P<minus>[-−])?\s?(?P<cur>(?:US|HK|NZ|NT|S|A|C)?[$€£¥₹]|(?<![A-Za-z])(?:{_CODES})\.?)?"
-    r"\s?(?P<minus2>[-−])?$",
-    re.I,
-)
-_CLOSE = re.compile(rf"\s?(?:[$€£¥₹]|(?:{_CODES})(?![A-Za-z]))?\s?\)", re.I)
-_GLUED = frozenset("_/\\#@.,'’")
 _CITATION = re.compile(r"\[[^\[\]]*?(?:\b(?:p|pp|page|pages|slide)\.?\s*\d+|第\s*\d+\s*[页頁])[^\[\]]*\]", re.I)
-
-
-def _grouped(head: str, groups: list[str]) -> bool:
-    return bool(re.fullmatch(r"[1-9]\d{0,2}", head)) and all(re.fullmatch(r"\d{3}", g) for g in groups)
-
-
-def _plain(s: str) -> list[tuple[Decimal, ...]]:
-    """Readings of a number without spaces; a comma list ``1,2,3`` gives one token per item."""
-    s = s.replace("’", "'")
-    if "'" in s:
-        m = re.fullmatch(r"([\d']+)(?:[.,](\d+))?", s)
-        head, *groups = m[1].split("'") if m else ("",)
-        if not m or not _grouped(head, groups):
-            return []
-        return [(Decimal(m[1].replace("'", "") + ("." + m[2] if m[2] else "")),)]
-    dots, commas = s.count("."), s.count(",")
-    if not dots and not commas:
-        return [(Decimal(s),)]
-    if dots and commas:
-        point = "." if s.rfind(".") > s.rfind(",") else ","
-        whole, frac = s.rsplit(point, 1)
-        head, *groups = whole.split("," if point == "." else ".")
-        if point in whole or not _grouped(head, groups):
-            return []
-        return [(Decimal(head + "".join(groups) + "." + frac),)]
-    sep = "." if dots else ","
-    head, *groups = s.split(sep)
-    if len(groups) > 1:
-        if _grouped(head, groups):
-            return [(Decimal(head + "".join(groups)),)]
-        return [(Decimal(p),) for p in (head, *groups)] if sep == "," else []
-    right = groups[0]
-    as_thousands, as_decimal = Decimal(head + right), Decimal(head + "." + right)
-    if not _grouped(head, groups):
-        return [(as_decimal,)]
-    return [(as_thousands, as_decimal)] if sep == "," else [(as_decimal, as_thousands)]
-
-
-def _body(body: str) -> list[tuple[Decimal, ...]]:
-    parts = re.split(r"[ \u00a0\u202f\u2009]", body)
-    if len(parts) > 1:
-        last = re.fullmatch(r"(\d{3})(?:[.,](\d+))?", parts[-1])
-        if last and _grouped(parts[0], parts[1:-1]):
-            return [(Decimal("".join(parts[:-1]) + last[1] + ("." + last[2] if last[2] else "")),)]
-        return [r for p in parts for r in _plain(p)]
-    return _plain(body)
 
 
 def _tokens(text: str) -> list[tuple[Decimal, ...]]:
     """Each number in ``text`` (citations and dates removed) as its readings, most likely first."""
-    text = _remove_dates(strip_citations(unicodedata.normalize("NFKC", text)))
-    tokens: list[tuple[Decimal, ...]] = []
-    for m in _NUMBER.finditer(text):
-        before = text[max(0, m.start() - 24) : m.start()]  # enough for "(-US$ " and a glued character
-        lead = _BEFORE.search(before)
-        assert lead is not None  # every part of the pattern is optional
-        prev = before[lead.start() - 1 : lead.start()]
-        if not before[lead.start() : lead.start() + 1].isspace() and (
-            (prev.isascii() and prev.isalnum()) or prev in _GLUED
-        ):
-            continue  # part of a word, a file name or an identifier
-        negative = bool(lead["minus"] or lead["minus2"])
-        code = (lead["cur"] or "").strip(".").isalpha()
-        paren = bool(lead["open"]) and not negative and not code and _CLOSE.match(text, m.end()) is not None
-        for readings in _body(m.group()):
-            if negative:
-                readings = tuple(-r for r in readings)
-            elif paren:
-                readings = (*(-r for r in readings), *readings)
-            tokens.append(readings)
-    return tokens
+    return number_readings(strip_citations(unicodedata.normalize("NFKC", text)))
 
 
 def parse_number(value: object) -> Decimal | None:
@@ -179,86 +92,6 @@ def same_number(value: Decimal, expected: Decimal) -> bool:
 
 # --- dates ---------------------------------------------------------------------------------------------------
 
-_MONTH_NAMES = (
-    "january jan januar januari janvier janv enero ene gennaio gen",
-    "february feb februar februari février fevrier févr fevr febrero febbraio",
-    "march mar märz marz maerz mrz maart mrt mars marzo mac",
-    "april apr avril avr abril abr aprile",
-    "may mai mei mayo maggio mag",
-    "june jun juni juin junio giugno giu",
-    "july jul juli juillet juil julio luglio lug julai",
-    "august aug augustus août aout agosto ogos",
-    "september sep sept septembre septiembre settembre",
-    "october oct oktober okt octobre octubre ottobre ott",
-    "november nov novembre noviembre",
-    "december dec dezember dez décembre decembre diciembre dic dicembre disember dis",
-)
-_MONTHS = {name: n for n, names in enumerate(_MONTH_NAMES, start=1) for name in names.split()}
-_MONTH = r"(?<![^\W\d_])(" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")(?![^\W\d_])\.?"
-_YEAR, _DAY = r"(\d{4}|\d{2})(?!\d)", r"(?<!\d)(\d{1,2})"
-_DATE_PATTERNS = (
-    ("ymd", re.compile(r"(?<![\d.,/-])(\d{4})([-/.])(\d{1,2})\2(\d{1,2})(?!\d)")),
-    ("ymd", re.compile(r"(?<!\d)(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日号일]?")),
-    ("dmy", re.compile(r"(?<![\d.,/-])(\d{1,2})([-/.])(\d{1,2})\2(\d{4}|\d{2})(?![\d]|[.,]\d)")),
-    ("d_month_y", re.compile(rf"{_DAY}(?:st|nd|rd|th|er)?\.?(?:\s+of)?[\s,/-]*{_MONTH}[\s,/-]*{_YEAR}", re.I)),
-    ("month_d_y", re.compile(rf"{_MONTH}[\s/-]*(\d{{1,2}})(?:st|nd|rd|th)?(?!\d)\s*,?\s*(\d{{4}})(?!\d)", re.I)),
-)
-
-
-def _year(text: str) -> int:
-    n = int(text)
-    return n if len(text) == 4 else n + (2000 if n < 69 else 1900)
-
-
-def _day(y: int, m: int, d: int) -> set[date]:
-    try:
-        return {date(y, m, d)}
-    except ValueError:
-        return set()
-
-
-def _readings(kind: str, g: tuple[str, ...]) -> set[date]:
-    if kind == "ymd":
-        return _day(int(g[0]), int(g[-2]), int(g[-1]))
-    if kind == "dmy":
-        day_first = _day(_year(g[3]), int(g[2]), int(g[0]))
-        return day_first if g[1] == "." else day_first | _day(_year(g[3]), int(g[0]), int(g[2]))
-    if kind == "d_month_y":
-        return _day(_year(g[2]), _MONTHS[g[1].casefold()], int(g[0]))
-    return _day(int(g[2]), _MONTHS[g[0].casefold()], int(g[1]))
-
-
-def _dates(text: str) -> list[tuple[int, int, frozenset[date]]]:
-    """Non-overlapping dates in ``text``: (start, end, readings), leftmost and longest first."""
-    found = [
-        (m.start(), m.end(), frozenset(days))
-        for kind, pattern in _DATE_PATTERNS
-        for m in pattern.finditer(text)
-        if (days := _readings(kind, m.groups()))
-    ]
-    kept: list[tuple[int, int, frozenset[date]]] = []
-    for item in sorted(found, key=lambda f: (f[0], f[0] - f[1])):
-        if not kept or item[0] >= kept[-1][1]:
-            kept.append(item)
-    return kept
-
-
-def _remove_dates(text: str) -> str:
-    for start, end, _ in reversed(_dates(text)):
-        text = text[:start] + " " + text[end:]
-    return text
-
-
-def date_readings(text: str) -> frozenset[date]:
-    """Every reading of every date in ``text`` (both readings of an ambiguous ``03/04/2023``).
-
-    Example:
-        >>> sorted(d.isoformat() for d in date_readings("due 03/04/2023, issued 3 Aug 2014"))
-        ['2014-08-03', '2023-03-04', '2023-04-03']
-    """
-    text = unicodedata.normalize("NFKC", text)
-    return frozenset(d for _, _, readings in _dates(text) for d in readings)
-
 
 def normalize_date(text: str) -> str | None:
     """The ISO date ``text`` states, ``None`` when it states none, several, or an ambiguous one.
@@ -267,16 +100,15 @@ def normalize_date(text: str) -> str | None:
         >>> [normalize_date(t) for t in ["August 3 , 2014", "2014年8月3日", "03.08.2014", "03/04/2023", "n/a"]]
         ['2014-08-03', '2014-08-03', '2014-08-03', None, None]
     """
-    readings = date_readings(text)
-    return next(iter(readings)).isoformat() if len(readings) == 1 else None
+    return parse_date(text)
 
 
 def _whole_date(text: str) -> frozenset[date]:
     """The readings of ``text`` when all of it is one date (punctuation around it aside), else none."""
     text = unicodedata.normalize("NFKC", text).strip()
-    dates = _dates(text)
-    if len(dates) == 1 and not _strip_ends(text[: dates[0][0]] + text[dates[0][1] :]):
-        return dates[0][2]
+    spans = find_date_spans(text)
+    if len(spans) == 1 and not _strip_ends(text[: spans[0].start] + text[spans[0].end :]):
+        return spans[0].readings
     return frozenset()
 
 

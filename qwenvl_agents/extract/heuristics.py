@@ -3,13 +3,12 @@
 Conservative on purpose: a wrong total in the index is worse than a missing one (the agent can still
 read the page image), so every function returns ``None`` when the text is ambiguous — a date like
 ``03/04/2023`` without a day-first hint, two different "total" lines of equal standing, a number that
-could be read two ways.
+could be read two ways. Amounts, currencies and dates are read by :mod:`qwenvl_agents.parsing`, the rules the
+agent's arithmetic and evaluation use too; this module finds which values on a page are which fields.
 
 Example:
-    >>> parse_amount("4.904,94"), parse_amount("1,007.50"), parse_amount("RM152.00")
-    (4904.94, 1007.5, 152.0)
-    >>> parse_date("August 3 , 2014"), parse_date("03/04/2023"), parse_date("03/04/2023", dayfirst=True)
-    ('2014-08-03', None, '2023-04-03')
+    >>> find_amounts("GST 6% on 03/04/2023: 4.904,94, 1,007.50 and RM152.00")
+    [4904.94, 1007.5, 152.0]
     >>> text = "TAX INVOICE\\nInvoice No: INV-0042\\nDate: 25/12/2023\\nSubtotal 100.00\\nGST 6% 6.00\\nTOTAL RM 106.00"
     >>> f = guess_fields(text)
     >>> (f.document_number, f.issue_date, f.subtotal, f.tax, f.total, f.currency)
@@ -18,17 +17,18 @@ Example:
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
 
+from qwenvl_agents.parsing import CURRENCY_MARK, dayfirst_for, find_dates, guess_currency, parse_amount
 from qwenvl_agents.types import KeyFields
 
 # --- amounts ----------------------------------------------------------------------------------------
 
-_CURRENCY_PREFIX = r"(?:RM|US\$|S\$|HK\$|A\$|C\$|[$€£¥₹]|(?:USD|EUR|GBP|MYR|SGD|CNY|RMB|INR|CHF|JPY)\s?)"
-# An amount token: digits with optional thousands groups and an optional 1-2 digit decimal part.
-# The look-arounds keep it from matching inside dates (03/04/2023), times, ids (INV-0042) and percents.
+_CURRENCY_PREFIX = rf"(?:{CURRENCY_MARK}\s?)"
+# Where an amount is on a line: digits with optional thousands groups and an optional 1-2 digit decimal part.
+# The look-arounds keep it from matching inside dates (03/04/2023), times, ids (INV-0042) and percents; the
+# value is read by qwenvl_agents.parsing, the rules evaluation and the agent's arithmetic use too.
 _MONEY = re.compile(
     r"(?<![\w.,/:\-])"
     rf"(?P<cur>{_CURRENCY_PREFIX})?\s?"
@@ -36,191 +36,25 @@ _MONEY = re.compile(
     r"(?![\d]|[.,/:\-]\d|\s?%)"
 )
 
-_SYMBOLS = {"€": "EUR", "£": "GBP", "₹": "INR", "RM": "MYR", "US$": "USD", "S$": "SGD", "HK$": "HKD", "A$": "AUD"}
-_CODES = ("EUR", "USD", "GBP", "MYR", "SGD", "CNY", "INR", "CHF", "JPY", "AUD", "CAD", "HKD", "NZD", "SEK", "NOK")
-_CODE_ALIASES = {"RMB": "CNY", "RM": "MYR", "€": "EUR", "$": "USD", "£": "GBP", "元": "CNY", "人民币": "CNY"}
-
-
-def parse_amount(text: str | None) -> float | None:
-    """A printed amount as a number: ``4.904,94`` → 4904.94, ``1,007.50`` → 1007.5, ``RM152.00`` → 152.0.
-
-    The last ``.`` or ``,`` followed by one or two digits is the decimal separator; a single separator
-    followed by exactly three digits is a thousands separator (money rarely has three decimals).
-    Returns ``None`` for anything that is not clearly one number.
-
-    >>> parse_amount("€ 1.234"), parse_amount("12,5"), parse_amount("-3.00"), parse_amount("12/04")
-    (1234.0, 12.5, -3.0, None)
-    """
-    if not text:
-        return None
-    s = re.sub(_CURRENCY_PREFIX, "", text.strip(), count=1).strip()
-    s = s.replace("\u00a0", "").replace(" ", "")
-    if not re.fullmatch(r"-?\d[\d.,'’]*", s):
-        return None
-    negative = s.startswith("-")
-    s = s.lstrip("-").replace("'", "").replace("’", "")
-    seps = [(i, ch) for i, ch in enumerate(s) if ch in ".,"]
-    if not seps:
-        return -float(s) if negative else float(s)
-    last_i, last_ch = seps[-1]
-    tail = s[last_i + 1 :]
-    if len({ch for _, ch in seps}) == 2 or len(tail) in (1, 2):
-        # The last separator is the decimal one; every earlier one must group thousands.
-        if len(tail) not in (1, 2) or any(ch == last_ch for _, ch in seps[:-1]):
-            return None
-        integer, decimals = s[:last_i], tail
-    elif len(tail) == 3 and not (len(seps) == 1 and s[:last_i] == "0"):
-        integer, decimals = s, ""  # thousands only: 1,007 / 1.234.567
-    elif len(seps) == 1:
-        integer, decimals = s[:last_i], tail  # 3.14159, 0.500
-    else:
-        return None
-    groups = re.split(r"[.,]", integer)
-    if len(groups) > 1 and (not 1 <= len(groups[0]) <= 3 or any(len(g) != 3 for g in groups[1:])):
-        return None
-    value = float("".join(groups) + ("." + decimals if decimals else ""))
-    return -value if negative else value
-
 
 def find_amounts(line: str) -> list[float]:
-    """Every amount on a line, left to right (percentages, dates and ids are skipped)."""
+    """Every amount on a line, left to right (percentages, dates and ids are skipped).
+
+    Example:
+        >>> find_amounts("Discount (12.50) of 1.234,56 € on 03/04/2023")
+        [-12.5, 1234.56]
+    """
     out = []
     for m in _MONEY.finditer(line):
         value = parse_amount(m.group("num"))
-        if value is not None:
-            out.append(value)
+        if value is None:
+            continue
+        # Accounting parentheses make it negative, as everywhere else: "(12.50)", "($12.50)"; "(EUR 12)" is an aside.
+        code = (m.group("cur") or "").strip(" .").isalpha()
+        if line[: m.start()].endswith("(") and line[m.end() :].startswith(")") and not code and value > 0:
+            value = -value
+        out.append(float(value))
     return out
-
-
-def normalize_currency(text: str | None) -> str | None:
-    """An ISO 4217 code from a code, an alias or a symbol (``RM`` → ``MYR``); ``None`` when unsure."""
-    if not text:
-        return None
-    t = text.strip()
-    upper = t.upper()
-    if upper in _CODES:
-        return upper
-    return _CODE_ALIASES.get(upper, _CODE_ALIASES.get(t, _SYMBOLS.get(t)))
-
-
-def guess_currency(text: str) -> str | None:
-    """The one currency a page prints, or ``None`` when it prints none or several."""
-    found: set[str] = set()
-    for code in _CODES:
-        if re.search(rf"(?<![A-Za-z]){code}(?![A-Za-z])", text):
-            found.add(code)
-    if re.search(r"(?<![A-Za-z])RMB(?![A-Za-z])|人民币|元", text):
-        found.add("CNY")
-    if re.search(r"(?<![A-Za-z])RM\s?\d|\(RM\)|\bRM\b", text):
-        found.add("MYR")
-    for symbol, code in (("€", "EUR"), ("£", "GBP"), ("₹", "INR")):
-        if symbol in text:
-            found.add(code)
-    if re.search(r"(?<![A-Z])\$", text) and not found & {"AUD", "CAD", "HKD", "NZD", "SGD"}:
-        found.add("USD")
-    return found.pop() if len(found) == 1 else None
-
-
-# --- dates ------------------------------------------------------------------------------------------
-
-_MONTHS = {
-    name: i + 1
-    for i, names in enumerate(
-        [
-            ("jan", "january", "januar", "janvier", "januari"),
-            ("feb", "february", "februar", "février", "fevrier", "februari"),
-            ("mar", "march", "märz", "maerz", "mars", "maart"),
-            ("apr", "april", "avril"),
-            ("may", "mai", "mei"),
-            ("jun", "june", "juni", "juin"),
-            ("jul", "july", "juli", "juillet"),
-            ("aug", "august", "août", "aout", "augustus"),
-            ("sep", "sept", "september", "septembre"),
-            ("oct", "october", "oktober", "octobre", "okt"),
-            ("nov", "november", "novembre"),
-            ("dec", "december", "dezember", "décembre", "decembre", "dez"),
-        ]
-    )
-    for name in names
-}
-_MONTH_RE = "|".join(sorted((re.escape(m) for m in _MONTHS), key=len, reverse=True))
-
-_DATE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("ymd", re.compile(r"(?<!\d)(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?!\d)")),
-    ("cjk", re.compile(r"(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日")),
-    (
-        "mdy_text",
-        re.compile(rf"(?i)\b(?P<mon>{_MONTH_RE})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*(?P<y>\d{{4}})\b"),
-    ),
-    (
-        "dmy_text",
-        re.compile(
-            rf"(?i)(?<!\d)(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\.?[\s\-]*(?P<mon>{_MONTH_RE})\.?[\s\-,]*(?P<y>\d{{2,4}})\b"
-        ),
-    ),
-    ("dots", re.compile(r"(?<![\d.])(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4}|\d{2})(?![\d.])")),
-    ("numeric", re.compile(r"(?<![\d/\-])(?P<a>\d{1,2})[/\-](?P<b>\d{1,2})[/\-](?P<y>\d{4}|\d{2})(?![\d/\-])")),
-)
-
-
-def _year(text: str) -> int:
-    y = int(text)
-    return y + 2000 if y < 100 and y < 70 else (y + 1900 if y < 100 else y)
-
-
-def _iso(y: int, m: int, d: int) -> str | None:
-    try:
-        return dt.date(y, m, d).isoformat()
-    except ValueError:
-        return None
-
-
-def _match_date(kind: str, m: re.Match[str], dayfirst: bool | None) -> str | None:
-    g = m.groupdict()
-    y = _year(g["y"])
-    if kind in ("ymd", "cjk"):
-        return _iso(y, int(g["m"]), int(g["d"]))
-    if kind in ("mdy_text", "dmy_text"):
-        return _iso(y, _MONTHS[g["mon"].lower()], int(g["d"]))
-    if kind == "dots":  # day.month.year is the convention wherever dots are used
-        return _iso(y, int(g["m"]), int(g["d"]))
-    a, b = int(g["a"]), int(g["b"])
-    if a > 12 and b <= 12:
-        return _iso(y, b, a)
-    if b > 12 and a <= 12:
-        return _iso(y, a, b)
-    if a == b:
-        return _iso(y, a, b)
-    if dayfirst is None:
-        return None  # 03/04/2023: April 3rd or March 4th? Do not guess.
-    return _iso(y, b, a) if dayfirst else _iso(y, a, b)
-
-
-def find_dates(text: str, *, dayfirst: bool | None = None) -> list[str]:
-    """ISO dates found in ``text``, in order of appearance, without duplicates."""
-    hits: list[tuple[int, str]] = []
-    taken: list[tuple[int, int]] = []
-    for kind, pattern in _DATE_PATTERNS:
-        for m in pattern.finditer(text):
-            if any(s < m.end() and m.start() < e for s, e in taken):
-                continue
-            iso = _match_date(kind, m, dayfirst)
-            taken.append((m.start(), m.end()))
-            if iso:
-                hits.append((m.start(), iso))
-    return list(dict.fromkeys(iso for _, iso in sorted(hits)))
-
-
-def parse_date(text: str | None, *, dayfirst: bool | None = None) -> str | None:
-    """One printed date as ``YYYY-MM-DD``; ``None`` when absent, invalid or ambiguous.
-
-    >>> parse_date("2023年4月3日"), parse_date("3 Aug 2014"), parse_date("25/12/2023"), parse_date("03.04.2023")
-    ('2023-04-03', '2014-08-03', '2023-12-25', '2023-04-03')
-    """
-    if not text:
-        return None
-    dates = find_dates(text, dayfirst=dayfirst)
-    return dates[0] if len(dates) == 1 else None
 
 
 # --- labelled fields --------------------------------------------------------------------------------
@@ -372,18 +206,6 @@ def _labelled_dates(lines: Sequence[str], label: re.Pattern[str], dayfirst: bool
         if dates:
             out.append(dates[0])
     return list(dict.fromkeys(out))
-
-
-_DAYFIRST_CURRENCIES = {"EUR", "GBP", "MYR", "SGD", "INR", "AUD", "NZD", "CHF"}
-
-
-def dayfirst_for(currency: str | None, language: str | None = None) -> bool | None:
-    """Whether ``03/04/2023`` means 3 April where this currency or language is used (``None``: unknown)."""
-    if currency in _DAYFIRST_CURRENCIES or language in ("de", "fr", "nl", "es", "it", "ms"):
-        return True
-    if currency == "USD":
-        return False
-    return None
 
 
 def guess_page_kind(text: str, *, source: str | None = None) -> str:

@@ -32,7 +32,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from qwenvl_agents.extract import prompts
-from qwenvl_agents.extract.heuristics import dayfirst_for, normalize_currency, parse_date
+from qwenvl_agents.parsing import dayfirst_for, normalize_currency, parse_date
 from qwenvl_agents.types import KeyFields, LineItem, Table
 
 SCHEMA_REVISION = "1"
