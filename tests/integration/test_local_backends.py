@@ -2,8 +2,7 @@
 
 The project venv has no torchvision (transformers' Qwen2-VL video processor needs it) and no vLLM, so the
 probes in ``tests/local_backends/`` and the two examples run with the server venv's python (the package
-on PYTHONPATH, its light dependencies added once with the venv's own versions as constraints) and print
-JSON that these tests check. The model is random: plumbing is asserted (status, usage, finish reason,
+on PYTHONPATH, the libraries it needs there part of that venv's lock) and print JSON that these tests check. The model is random: plumbing is asserted (status, usage, finish reason,
 batching, limits, schema validity, errors), never wording.
 """
 
@@ -175,3 +174,21 @@ def test_example_offline_batch(model_dir: Path, tmp_path: Path) -> None:
         assert record["status"] == "ok", record
         assert set(record["answer"]) == {"title", "kind", "language"}
     assert "5 prompts in 1 LLM.chat calls" in run.stderr
+
+
+def test_ask_with_the_rag_graph_runs_on_the_transformers_backend(model_dir: Path, tmp_path: Path) -> None:
+    run = run_script(HERE / "probe_rag.py", str(model_dir), str(tmp_path))
+    _report("rag on transformers probe", run)
+    out = run.json()
+    assert out["ingest"]["returncode"] == 0, out["ingest"]["stderr"]
+    assert out["ingest"]["summary"]["pages_new"] == 1
+    rag = out["rag"]
+    assert rag["returncode"] == 0, rag["stderr"]
+    answer = rag["answer"]
+    # The in-process model was shown the page and answered (random words); the page it saw is the citation.
+    assert answer["type"] == "answer" and answer["input_tokens"] > 16 and answer["output_tokens"] > 0
+    assert [(p["document"], p["page"]) for p in answer["pages_looked_at"]] == [("invoice.pdf", 1)]
+    assert answer["found"] is True and answer["citations"] == answer["pages_looked_at"]
+    # The agent graph needs tool calls, which an in-process backend does not make: a clear refusal.
+    agent = out["agent"]
+    assert agent["returncode"] == 2 and "--graph rag" in agent["stderr"] and "cannot call tools" in agent["stderr"]

