@@ -2,8 +2,9 @@
 
 The project venv has no torchvision (transformers' Qwen2-VL video processor needs it) and no vLLM, so the
 probes in ``tests/local_backends/`` and the two examples run with the server venv's python (the package
-on PYTHONPATH, the libraries it needs there part of that venv's lock) and print JSON that these tests check. The model is random: plumbing is asserted (status, usage, finish reason,
-batching, limits, schema validity, errors), never wording.
+on PYTHONPATH, the libraries it needs there part of that venv's lock) and print JSON that these tests check.
+The model is random: plumbing is asserted (status, usage, finish reason, batching, limits, schema validity,
+errors), never wording.
 """
 
 from __future__ import annotations
