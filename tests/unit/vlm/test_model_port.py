@@ -91,8 +91,8 @@ def test_every_role_on_the_server_shares_one_client_with_retries_and_a_bound() -
         for role, model in models.items():
             assert isinstance(model, ChatOpenAI), role
             assert model.http_client is client._http and model.http_async_client is client._ahttp, role
-            # The extractor retries itself (counted); every other role's model retries below it.
-            assert model.max_retries == (0 if role == "extraction" else 3), role
+            # One transport policy for every role, the extractor's included (it counts the retries).
+            assert model.max_retries == 3, role
         assert models["agent"].stream_usage and models["pages"].stream_usage
 
 
