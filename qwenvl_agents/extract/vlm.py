@@ -34,7 +34,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from qwenvl_agents.extract.base import BaseExtractor, failed
-from qwenvl_agents.extract.budget import ServerLimits, TokenEstimator, clamp_max_tokens
+from qwenvl_agents.extract.budget import TokenEstimator, clamp_max_tokens
 from qwenvl_agents.extract.chat import content_text, usage_tokens
 from qwenvl_agents.extract.lang import guess_language
 from qwenvl_agents.extract.prompts import build_prompt
@@ -45,6 +45,7 @@ from qwenvl_agents.settings import Settings
 from qwenvl_agents.types import PageExtraction, PageImage, TextLayer
 from qwenvl_agents.vlm.client import VLMClient, explain_error
 from qwenvl_agents.vlm.images import PreparedImage, prepare_image
+from qwenvl_agents.vlm.limits import ServerLimits
 from qwenvl_agents.vlm.retry import RetryStats, counting, error_kind, is_retryable
 
 log = logging.getLogger(__name__)
@@ -144,7 +145,7 @@ class VLMExtractor(BaseExtractor):
         self.limits: ServerLimits | None = None
         self._fixed_max_model_len = max_model_len
         if client is not None and max_model_len is None:
-            self.limits = ServerLimits(client.base_urls, client.model, api_key=client.api_key)
+            self.limits = client.limits  # the server's, asked once per client
         self.stats = ExtractorStats()
         self._stats_lock = threading.Lock()
         self._sems: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (

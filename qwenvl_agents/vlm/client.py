@@ -9,6 +9,7 @@ messages a person can act on, and checks that a server is usable.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from qwenvl_agents.vlm.images import (
     PreparedImage,
     prepare_image,
 )
+from qwenvl_agents.vlm.limits import ServerLimits
 from qwenvl_agents.vlm.retry import not_resent
 from qwenvl_agents.vlm.transport import AsyncSpreadingTransport, EndpointPool, RequestGate, SpreadingTransport
 
@@ -231,6 +233,11 @@ class VLMClient:
         }
         params.update(kwargs)
         return ChatOpenAI(**params)
+
+    @functools.cached_property
+    def limits(self) -> ServerLimits:
+        """The served model's context length (``max_model_len`` from ``GET /v1/models``), looked up once."""
+        return ServerLimits(self.base_urls, self.model, api_key=self.api_key)
 
     def prepare(self, image: ImageInput | PreparedImage) -> PreparedImage:
         """Size and encode one image within this client's pixel budget (URLs are fetched here).

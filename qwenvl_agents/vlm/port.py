@@ -161,6 +161,21 @@ class ModelPort:
             return list(self._client.base_urls)
         return self.settings.vlm_base_urls if self.backend == "openai" else []
 
+    def max_model_len(self) -> int | None:
+        """The model's context length: the server's (asked once), or the local engine's ``QWENVL_VLM_MAX_MODEL_LEN``.
+
+        ``None`` when unknown (the server does not say, or cannot be reached now: asked again later).
+        """
+        if self.backend != "openai":
+            return self.settings.vlm_max_model_len
+        return self.client.limits.get()
+
+    async def amax_model_len(self) -> int | None:
+        """The asynchronous :meth:`max_model_len`."""
+        if self.backend != "openai":
+            return self.settings.vlm_max_model_len
+        return await self.client.limits.aget()
+
     def chat_model(self, role: ModelRole = "chat", **overrides: Any) -> BaseChatModel:
         """The chat model for ``role``; keyword arguments override its options.
 
