@@ -29,11 +29,14 @@ def _server(name: str, delay: float = 0.0, seen: list[float] | None = None) -> T
                 seen.append(time.monotonic())
             time.sleep(delay)
             body = json.dumps({"server": name, "path": self.path}).encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client timed out and hung up
 
         def log_message(self, *args: object) -> None:
             pass
