@@ -6,8 +6,10 @@ Layered as in olmOCR, each layer with one job:
    ``json_schema`` → :func:`~qwenvl_agents.extract.validate.validate_answer`;
 2. bad-output retries: up to ``attempts`` tries, the temperature raised a little each time (a greedy
    decode that looped once loops again; a little randomness gets it out);
-3. transport retries under each attempt (:mod:`qwenvl_agents.vlm.retry`): connection errors, timeouts,
-   429 and 5xx with backoff; the chat model's own retries are off so these are counted;
+3. transport retries under each attempt: the chat model's, the same for every role
+   (:mod:`qwenvl_agents.vlm.retry`: connection errors, 429 and 5xx with backoff, honouring
+   ``Retry-After``; a request that timed out while the server was generating is not sent again),
+   counted into ``stats.transport``;
 4. fallback: after the last attempt, or when the server cannot be used, the text layer or OCR result
    stands in with ``status="fallback"`` and a ``reason``; when nothing can read the page the result is
    ``status="failed"``. No page problem ever raises.
@@ -32,7 +34,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from qwenvl_agents.extract.base import BaseExtractor, failed
-from qwenvl_agents.extract.budget import ServerLimits, TokenEstimator, clamp_max_tokens
+from qwenvl_agents.extract.budget import TokenEstimator, clamp_max_tokens
 from qwenvl_agents.extract.chat import content_text, usage_tokens
 from qwenvl_agents.extract.lang import guess_language
 from qwenvl_agents.extract.prompts import build_prompt
@@ -43,14 +45,8 @@ from qwenvl_agents.settings import Settings
 from qwenvl_agents.types import PageExtraction, PageImage, TextLayer
 from qwenvl_agents.vlm.client import VLMClient, explain_error
 from qwenvl_agents.vlm.images import PreparedImage, prepare_image
-from qwenvl_agents.vlm.retry import (
-    RetryPolicy,
-    RetryStats,
-    acall_with_retry,
-    call_with_retry,
-    error_kind,
-    is_retryable,
-)
+from qwenvl_agents.vlm.limits import ServerLimits
+from qwenvl_agents.vlm.retry import RetryStats, counting, error_kind, is_retryable
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +118,6 @@ class VLMExtractor(BaseExtractor):
         attempts: int | None = None,
         max_tokens: int | None = None,
         max_concurrency: int | None = None,
-        retry_policy: RetryPolicy | None = None,
         text_hint: bool | None = None,
         hint_chars: int = 4000,
         temperatures: tuple[float, float] = (0.0, 0.2),
@@ -132,8 +127,8 @@ class VLMExtractor(BaseExtractor):
             raise ValueError("VLMExtractor needs a VLMClient or a chat_model")
         s = settings or Settings()
         self.client = client
-        # max_retries=0: transport retries are ours (counted, bounded, honouring Retry-After).
-        self.chat_model: BaseChatModel = chat_model or client.chat_model(max_retries=0)  # type: ignore[union-attr]
+        # The client's retries, as for every role; the transport counts them into stats.transport.
+        self.chat_model: BaseChatModel = chat_model or client.chat_model()  # type: ignore[union-attr]
         self.model = model_name or (client.model if client else None) or getattr(chat_model, "model_name", None)
         self.prompt_version = PROMPT_VERSION
         self.fallback = fallback
@@ -142,7 +137,6 @@ class VLMExtractor(BaseExtractor):
         endpoints = len(client.base_urls) if client else 1
         self.max_concurrency = max_concurrency or s.vlm_max_concurrency * endpoints
         self.max_in_flight = self.max_concurrency + 2
-        self.retry_policy = retry_policy or RetryPolicy(max_retries=s.vlm_max_retries)
         self.text_hint = s.extract_text_hint if text_hint is None else text_hint
         self.hint_chars = hint_chars
         self.temperature_start, self.temperature_step = temperatures
@@ -151,7 +145,7 @@ class VLMExtractor(BaseExtractor):
         self.limits: ServerLimits | None = None
         self._fixed_max_model_len = max_model_len
         if client is not None and max_model_len is None:
-            self.limits = ServerLimits(client.base_urls, client.model, api_key=client.api_key)
+            self.limits = client.limits  # the server's, asked once per client
         self.stats = ExtractorStats()
         self._stats_lock = threading.Lock()
         self._sems: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
@@ -248,9 +242,25 @@ class VLMExtractor(BaseExtractor):
                 self.stats.bad_outputs[bad.reason] += 1
             log.info("bad VLM output (attempt %d): %s", outcome.attempts, bad)
 
-    def _handle(self, outcome: _Outcome, request: _Request, result: AIMessage | BaseException) -> bool:
+    def _count(self, sent: RetryStats, result: AIMessage | BaseException) -> None:
+        """Add one attempt's transport counts to the extractor's (a model without a transport sent one)."""
+        sent.calls = 1
+        sent.requests = max(sent.requests, 1)
+        answered = openai.LengthFinishReasonError | openai.ContentFilterFinishReasonError
+        if isinstance(result, BaseException) and not isinstance(result, answered):
+            if not sent.errors:  # failed above the transport (a fake or local model): count it here
+                sent.note(result)
+            sent.gave_up = 1
+        with self._stats_lock:
+            self.stats.requests += sent.requests
+            self.stats.transport.add(sent)
+
+    def _handle(
+        self, outcome: _Outcome, request: _Request, result: AIMessage | BaseException, sent: RetryStats
+    ) -> bool:
         """Record one attempt's result; True when no further attempt should be made."""
         outcome.attempts += 1
+        self._count(sent, result)
         if isinstance(result, openai.LengthFinishReasonError | openai.ContentFilterFinishReasonError):
             # The OpenAI client's parse path raises instead of returning a cut answer.
             completion = result.completion
@@ -261,7 +271,7 @@ class VLMExtractor(BaseExtractor):
             return False
         if isinstance(result, BaseException):
             endpoints = self.client.base_urls if self.client else ()
-            retries = f" after {self.retry_policy.max_retries} retries" if is_retryable(result) else ""
+            retries = f" after {sent.retries} retries" if is_retryable(result) else ""
             outcome.error = f"vlm: {error_kind(result)}{retries}: {explain_error(result, endpoints)}"
             return True
         self._record_answer(
@@ -279,42 +289,29 @@ class VLMExtractor(BaseExtractor):
         outcome = _Outcome()
         sem = self._semaphore()
         for attempt in range(self.attempts):
-            model = self._bound(request, attempt)
-
-            async def call(model: Any = model) -> AIMessage:
-                async with sem:
-                    with self._stats_lock:
-                        self.stats.requests += 1
-                    answer: AIMessage = await model.ainvoke(request.messages)
-                    return answer
-
+            sent = RetryStats()
             try:
-                result: AIMessage | BaseException = await acall_with_retry(
-                    call, self.retry_policy, stats=self.stats.transport
-                )
+                async with sem:
+                    with counting(sent):
+                        result: AIMessage | BaseException = await self._bound(request, attempt).ainvoke(
+                            request.messages
+                        )
             except Exception as exc:
                 result = exc
-            if self._handle(outcome, request, result):
+            if self._handle(outcome, request, result, sent):
                 break
         return outcome
 
     def _run(self, request: _Request) -> _Outcome:
         outcome = _Outcome()
         for attempt in range(self.attempts):
-            model = self._bound(request, attempt)
-
-            def call(model: Any = model) -> AIMessage:
-                with self._tsem:
-                    with self._stats_lock:
-                        self.stats.requests += 1
-                    answer: AIMessage = model.invoke(request.messages)
-                    return answer
-
+            sent = RetryStats()
             try:
-                result: AIMessage | BaseException = call_with_retry(call, self.retry_policy, stats=self.stats.transport)
+                with self._tsem, counting(sent):
+                    result: AIMessage | BaseException = self._bound(request, attempt).invoke(request.messages)
             except Exception as exc:
                 result = exc
-            if self._handle(outcome, request, result):
+            if self._handle(outcome, request, result, sent):
                 break
         return outcome
 

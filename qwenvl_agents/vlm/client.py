@@ -9,6 +9,7 @@ messages a person can act on, and checks that a server is usable.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from qwenvl_agents.vlm.images import (
     PreparedImage,
     prepare_image,
 )
+from qwenvl_agents.vlm.limits import ServerLimits
+from qwenvl_agents.vlm.retry import not_resent
 from qwenvl_agents.vlm.transport import AsyncSpreadingTransport, EndpointPool, RequestGate, SpreadingTransport
 
 _START_HINT = (
@@ -46,7 +49,8 @@ def explain_error(exc: BaseException, endpoints: Sequence[str] = ()) -> VLMError
     if isinstance(exc, VLMError):
         return exc
     if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
-        return VLMConnectionError(f"{where} did not answer in time ({exc}); raise QWENVL_VLM_TIMEOUT or lower the load")
+        why = not_resent(exc) or exc  # says that it was not sent again
+        return VLMConnectionError(f"{where} did not answer in time ({why}); raise QWENVL_VLM_TIMEOUT or lower the load")
     if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):
         return VLMConnectionError(f"cannot reach {where} ({exc.__cause__ or exc}); {_START_HINT}")
     if isinstance(exc, openai.APIStatusError):
@@ -123,7 +127,8 @@ class VLMClient:
 
     Every chat model of one client shares its HTTP clients: ``max_concurrency`` (when set) bounds the
     requests in flight over all of them, and ``max_retries`` is each model's retry count for connection
-    errors, 408/409/429 and 5xx (with backoff, honouring ``Retry-After``). Build clients through
+    errors, 408/409/429 and 5xx (the SDK's backoff, honouring ``Retry-After``); a request that timed out
+    while the server was generating is not sent again (:mod:`qwenvl_agents.vlm.retry`). Build clients through
     :class:`~qwenvl_agents.vlm.port.ModelPort`, which passes ``QWENVL_VLM_MAX_RETRIES`` and
     ``QWENVL_VLM_MAX_CONCURRENCY``.
 
@@ -228,6 +233,11 @@ class VLMClient:
         }
         params.update(kwargs)
         return ChatOpenAI(**params)
+
+    @functools.cached_property
+    def limits(self) -> ServerLimits:
+        """The served model's context length (``max_model_len`` from ``GET /v1/models``), looked up once."""
+        return ServerLimits(self.base_urls, self.model, api_key=self.api_key)
 
     def prepare(self, image: ImageInput | PreparedImage) -> PreparedImage:
         """Size and encode one image within this client's pixel budget (URLs are fetched here).

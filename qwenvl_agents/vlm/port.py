@@ -8,15 +8,16 @@ models here, so a setting reaches all of them in the same way:
 ``openai`` (default)      ``ChatOpenAI`` from one shared :class:`~qwenvl_agents.vlm.client.VLMClient`:
                           one HTTP client per endpoint set, requests spread over the endpoints,
                           at most ``QWENVL_VLM_MAX_CONCURRENCY`` per endpoint in flight over all
-                          roles, ``QWENVL_VLM_MAX_RETRIES`` retries (connection errors, 429, 5xx).
+                          roles, ``QWENVL_VLM_MAX_RETRIES`` retries (connection errors, 429, 5xx;
+                          a request that timed out while generating is not sent again).
 ``transformers``          :class:`~qwenvl_agents.vlm.local_transformers.ChatQwenTransformers`:
                           one copy of the weights for all roles, one request at a time.
 ``vllm``                  :class:`~qwenvl_agents.vlm.local_vllm.ChatQwenVLLM`: one offline engine
                           for all roles, requests batched together.
 ========================  ====================================================================
 
-Roles differ only in options (``temperature``, ``max_tokens``, ...); ``extraction`` leaves transport
-retries to :class:`~qwenvl_agents.extract.vlm.VLMExtractor`, which counts them. The local backends have
+Roles differ only in options (``temperature``, ``max_tokens``, ...); every role has the same transport
+policy (:mod:`qwenvl_agents.vlm.retry`). The local backends have
 no tool-call parser: the ``agent`` role's model raises ``NotImplementedError`` from ``bind_tools``,
 naming ``qwenvl ask --graph rag``, which works on every backend.
 
@@ -25,7 +26,7 @@ Example:
     >>> with ModelPort.from_settings(Settings(vlm_base_url="http://127.0.0.1:8000/v1")) as port:
     ...     model = port.chat_model("detector", max_tokens=256)
     ...     type(model).__name__, model.max_tokens, port.chat_model("extraction").max_retries
-    ('ChatOpenAI', 256, 0)
+    ('ChatOpenAI', 256, 5)
 """
 
 from __future__ import annotations
@@ -52,8 +53,6 @@ schema (``inspection``), watching a video for a target (``detector``) and questi
 MODEL_ROLES: tuple[ModelRole, ...] = get_args(ModelRole)
 
 _ROLE_OPTIONS: dict[ModelRole, dict[str, Any]] = {
-    # The extractor retries itself (counted in its stats, bounded by QWENVL_VLM_MAX_RETRIES): no retries below.
-    "extraction": {"max_retries": 0},
     # The agent streams its steps; token usage then comes with the stream.
     "agent": {"stream_usage": True},
     "pages": {"stream_usage": True},
@@ -161,6 +160,21 @@ class ModelPort:
         if self._client is not None:
             return list(self._client.base_urls)
         return self.settings.vlm_base_urls if self.backend == "openai" else []
+
+    def max_model_len(self) -> int | None:
+        """The model's context length: the server's (asked once), or the local engine's ``QWENVL_VLM_MAX_MODEL_LEN``.
+
+        ``None`` when unknown (the server does not say, or cannot be reached now: asked again later).
+        """
+        if self.backend != "openai":
+            return self.settings.vlm_max_model_len
+        return self.client.limits.get()
+
+    async def amax_model_len(self) -> int | None:
+        """The asynchronous :meth:`max_model_len`."""
+        if self.backend != "openai":
+            return self.settings.vlm_max_model_len
+        return await self.client.limits.aget()
 
     def chat_model(self, role: ModelRole = "chat", **overrides: Any) -> BaseChatModel:
         """The chat model for ``role``; keyword arguments override its options.

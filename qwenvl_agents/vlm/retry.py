@@ -1,65 +1,80 @@
-"""Transport retries for model requests: exponential backoff with jitter, honouring ``Retry-After``.
+"""The transport retry policy of every model role: what is sent again, what is not, and the counts.
 
-This is the layer under the extraction retries (which re-ask the model after a bad answer): here the
-request itself failed. Connection errors, timeouts, HTTP 408/429 and 5xx are retried; other 4xx are the
-caller's mistake (bad image count, prompt too long, unknown model) and would fail the same way again.
-Chat models should be built with their own ``max_retries=0`` so every retry happens here, is counted
-and can be bounded in tests.
+The retries themselves are the OpenAI SDK's (``max_retries`` of each ``ChatOpenAI``, from
+``QWENVL_VLM_MAX_RETRIES``): connection errors, connect/write/pool timeouts, HTTP 408, 409, 429 and 5xx,
+with exponential backoff and jitter, honouring ``Retry-After`` / ``Retry-After-Ms`` (up to two minutes;
+a longer one is not waited for). Other 4xx are the caller's mistake (bad image count, prompt too long,
+unknown model) and fail at once.
+
+One exception to the SDK's policy: a request whose answer did not come within the read timeout was
+received by the server, which may still be generating it. Sending it again would stack a second
+generation on a server that is already too slow, so the transport turns that read timeout into
+:class:`GenerationTimeout`, which the SDK passes through without a retry.
+
+:func:`counting` lets a caller see what happened under its calls (the extractor's stats): the transport
+counts every request, retry, wait and failure into the :class:`RetryStats` of the calling context.
 
 Example:
-    >>> import asyncio
-    >>> policy = RetryPolicy(max_retries=3, base_delay=0.0)
-    >>> calls = []
-    >>> async def flaky():
-    ...     calls.append(1)
-    ...     if len(calls) < 3:
-    ...         raise ConnectionError("refused")
-    ...     return "ok"
     >>> stats = RetryStats()
-    >>> asyncio.run(acall_with_retry(flaky, policy, stats=stats)), stats.retries
-    ('ok', 2)
+    >>> with counting(stats):
+    ...     note_failure("http_503")
+    >>> stats.errors
+    {'http_503': 1}
 """
 
 from __future__ import annotations
 
-import asyncio
-import email.utils
-import random
+import contextvars
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
 
 import httpx2
 import openai
 
-T = TypeVar("T")
+RETRYABLE_STATUS = frozenset({408, 409, 429})
+"""Retried by the SDK besides every 5xx."""
 
-RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+_RETRY_COUNT_HEADER = "x-stainless-retry-count"  # set by the OpenAI SDK on every request it sends
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how long to wait. Delays are ``base_delay * 2**n`` with full jitter, capped.
+class GenerationTimeout(openai.APITimeoutError):
+    """The server took the request but its answer did not come in time; it was not sent again.
 
-    ``Retry-After`` from the server wins over the computed delay (capped at ``max_retry_after`` so a
-    confused server cannot park a worker for an hour). ``jitter=0`` gives deterministic delays.
+    A subclass of ``openai.APITimeoutError`` (so callers that catch timeouts still do); the SDK passes
+    an ``OpenAIError`` raised by the transport through without retrying it.
     """
 
-    max_retries: int = 5
-    base_delay: float = 0.5
-    max_delay: float = 20.0
-    jitter: float = 1.0
-    """Fraction of the delay that is randomised: 1.0 is "full jitter", 0 none."""
-    max_retry_after: float = 60.0
+    def __init__(self, request: httpx2.Request, timeout: float | None = None) -> None:
+        after = f" after {timeout:g} s" if timeout else ""
+        openai.APIConnectionError.__init__(
+            self,
+            message=(
+                f"Request timed out{after} while the server was generating; not retried "
+                "(the server may still be working on it)"
+            ),
+            request=request,
+        )
 
-    def delay(self, retry: int, retry_after: float | None = None, rng: random.Random | None = None) -> float:
-        """Seconds to wait before retry number ``retry`` (0-based)."""
-        if retry_after is not None:
-            return max(0.0, min(retry_after, self.max_retry_after))
-        ceiling = min(self.max_delay, self.base_delay * (2**retry))
-        r = (rng or random).random()
-        return ceiling * (1 - self.jitter) + ceiling * self.jitter * r
+
+def not_resent(exc: BaseException) -> GenerationTimeout | None:
+    """The :class:`GenerationTimeout` behind ``exc`` (LangChain re-raises SDK errors as its own), if any."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, GenerationTimeout):
+            return cur
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
+def generation_timeout(request: httpx2.Request) -> GenerationTimeout:
+    """The :class:`GenerationTimeout` for a read timeout on ``request`` (its read timeout named)."""
+    timeouts = request.extensions.get("timeout") or {}
+    note_failure("timeout")
+    return GenerationTimeout(request, timeouts.get("read"))
 
 
 @dataclass
@@ -67,14 +82,74 @@ class RetryStats:
     """Counts for one or many calls: observable by tests, logs and the extractors' stats."""
 
     calls: int = 0
+    """Calls made by the caller (each may send several requests)."""
+    requests: int = 0
+    """Requests the transport sent, retries included."""
     retries: int = 0
     waited: float = 0.0
+    """Seconds between a failed request and its retry."""
     gave_up: int = 0
     errors: dict[str, int] = field(default_factory=dict)
+    _failed_at: float | None = field(default=None, repr=False, compare=False)
 
     def note(self, exc: BaseException) -> None:
+        """Count a failure by its :func:`error_kind`."""
         key = error_kind(exc)
         self.errors[key] = self.errors.get(key, 0) + 1
+
+    def add(self, other: RetryStats) -> None:
+        """Add ``other``'s counts to these."""
+        self.calls += other.calls
+        self.requests += other.requests
+        self.retries += other.retries
+        self.waited += other.waited
+        self.gave_up += other.gave_up
+        for key, n in other.errors.items():
+            self.errors[key] = self.errors.get(key, 0) + n
+
+
+_current: contextvars.ContextVar[RetryStats | None] = contextvars.ContextVar("qwenvl_retry_stats", default=None)
+
+
+@contextmanager
+def counting(stats: RetryStats) -> Iterator[RetryStats]:
+    """Count the requests sent within the block (this thread or task) into ``stats``."""
+    token = _current.set(stats)
+    try:
+        yield stats
+    finally:
+        _current.reset(token)
+
+
+def note_request(request: httpx2.Request) -> None:
+    """The transport is sending ``request`` (a retry when the SDK says so)."""
+    stats = _current.get()
+    if stats is None:
+        return
+    stats.requests += 1
+    try:
+        retry = int(request.headers.get(_RETRY_COUNT_HEADER) or 0) > 0
+    except ValueError:
+        retry = False
+    if retry:
+        stats.retries += 1
+        if stats._failed_at is not None:
+            stats.waited += time.monotonic() - stats._failed_at
+    stats._failed_at = None
+
+
+def note_failure(kind: str) -> None:
+    """A request failed (``connection``, ``timeout``, ``http_503`` ...)."""
+    stats = _current.get()
+    if stats is not None:
+        stats.errors[kind] = stats.errors.get(kind, 0) + 1
+        stats._failed_at = time.monotonic()
+
+
+def note_response(status: int) -> None:
+    """A response came; failures worth a retry are counted."""
+    if status in RETRYABLE_STATUS or status >= 500:
+        note_failure(f"http_{status}")
 
 
 def status_of(exc: BaseException) -> int | None:
@@ -99,97 +174,15 @@ def error_kind(exc: BaseException) -> str:
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """Whether trying the same request again can help."""
+    """Whether the transport retries this failure (so a raised one used up its retries).
+
+    >>> import httpx2
+    >>> is_retryable(GenerationTimeout(httpx2.Request("POST", "http://gpu/v1/chat/completions")))
+    False
+    """
     status = status_of(exc)
     if status is not None:
         return status in RETRYABLE_STATUS or status >= 500
-    return isinstance(
-        exc,
-        openai.APIConnectionError  # includes APITimeoutError
-        | httpx2.TransportError  # includes timeouts
-        | ConnectionError
-        | TimeoutError,
-    )
-
-
-def retry_after(exc: BaseException) -> float | None:
-    """Seconds the server asked us to wait (``Retry-After-Ms``, ``Retry-After`` seconds or HTTP date)."""
-    response: Any = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    if headers is None:
-        return None
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return float(ms) / 1000
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        if parsed is None:
-            return None
-        return max(0.0, parsed.timestamp() - time.time())
-
-
-def _wait_or_raise(
-    exc: Exception, retry: int, policy: RetryPolicy, stats: RetryStats, rng: random.Random | None
-) -> float:
-    """Seconds to wait before retry number ``retry + 1``; re-raises ``exc`` when it is not worth retrying."""
-    stats.note(exc)
-    if not is_retryable(exc) or retry >= policy.max_retries:
-        stats.gave_up += 1
-        raise exc
-    wait = policy.delay(retry, retry_after(exc), rng)
-    stats.retries += 1
-    stats.waited += wait
-    return wait
-
-
-async def acall_with_retry(
-    fn: Callable[[], Awaitable[T]],
-    policy: RetryPolicy,
-    *,
-    stats: RetryStats | None = None,
-    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-    rng: random.Random | None = None,
-) -> T:
-    """Await ``fn()``; on a retryable error wait and call it again, at most ``policy.max_retries`` times.
-
-    The last error is raised unchanged when retries run out or the error is not retryable.
-    """
-    stats = stats if stats is not None else RetryStats()
-    stats.calls += 1
-    retry = 0
-    while True:
-        try:
-            return await fn()
-        except Exception as exc:
-            wait = _wait_or_raise(exc, retry, policy, stats, rng)
-            retry += 1
-            await sleep(wait)
-
-
-def call_with_retry(
-    fn: Callable[[], T],
-    policy: RetryPolicy,
-    *,
-    stats: RetryStats | None = None,
-    sleep: Callable[[float], Any] = time.sleep,
-    rng: random.Random | None = None,
-) -> T:
-    """The synchronous :func:`acall_with_retry`."""
-    stats = stats if stats is not None else RetryStats()
-    stats.calls += 1
-    retry = 0
-    while True:
-        try:
-            return fn()
-        except Exception as exc:
-            wait = _wait_or_raise(exc, retry, policy, stats, rng)
-            retry += 1
-            sleep(wait)
+    if isinstance(exc, httpx2.ReadTimeout) or not_resent(exc) is not None:
+        return False
+    return isinstance(exc, openai.APIConnectionError | httpx2.TransportError | ConnectionError | TimeoutError)

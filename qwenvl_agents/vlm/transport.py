@@ -4,8 +4,10 @@ Doing it in the HTTP transport rather than by juggling several chat models keeps
 (structured output, tools, streaming, callbacks) working unchanged on one ``ChatOpenAI``. Each request
 goes to the endpoint with the fewest requests in flight, which keeps every server's continuous batch
 fed even when their speeds differ. A connection that cannot be opened never reached the server, so it is
-safe to try the next endpoint; the refused one rests for ``cooldown`` seconds. Timeouts and HTTP errors
-are not retried here: the request may have run, and retrying is the caller's decision.
+safe to try the next endpoint; the refused one rests for ``cooldown`` seconds. HTTP errors are not retried
+here: the OpenAI SDK above retries them (see :mod:`qwenvl_agents.vlm.retry`). A read timeout (the server
+had the request and may still be generating) becomes :class:`~qwenvl_agents.vlm.retry.GenerationTimeout`,
+which the SDK does not send again.
 
 A :class:`RequestGate` given to the transports bounds the requests in flight over every chat model,
 thread and event loop sharing the client (``QWENVL_VLM_MAX_CONCURRENCY`` per endpoint).
@@ -21,6 +23,8 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import httpx2
+
+from qwenvl_agents.vlm.retry import generation_timeout, note_failure, note_request, note_response
 
 
 @dataclass
@@ -134,11 +138,16 @@ class RequestGate:
 class _ReleasingStream(httpx2.SyncByteStream):
     """Counts a streamed response as in flight until its body is consumed or closed."""
 
-    def __init__(self, inner: httpx2.SyncByteStream, done: threading.Event, release: object) -> None:
-        self._inner, self._done, self._release = inner, done, release
+    def __init__(
+        self, inner: httpx2.SyncByteStream, done: threading.Event, release: object, request: httpx2.Request
+    ) -> None:
+        self._inner, self._done, self._release, self._request = inner, done, release, request
 
     def __iter__(self) -> Iterator[bytes]:
-        yield from self._inner
+        try:
+            yield from self._inner
+        except httpx2.ReadTimeout as exc:
+            raise generation_timeout(self._request) from exc
 
     def close(self) -> None:
         try:
@@ -150,12 +159,17 @@ class _ReleasingStream(httpx2.SyncByteStream):
 
 
 class _AsyncReleasingStream(httpx2.AsyncByteStream):
-    def __init__(self, inner: httpx2.AsyncByteStream, done: threading.Event, release: object) -> None:
-        self._inner, self._done, self._release = inner, done, release
+    def __init__(
+        self, inner: httpx2.AsyncByteStream, done: threading.Event, release: object, request: httpx2.Request
+    ) -> None:
+        self._inner, self._done, self._release, self._request = inner, done, release, request
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._inner:
-            yield chunk
+        try:
+            async for chunk in self._inner:
+                yield chunk
+        except httpx2.ReadTimeout as exc:
+            raise generation_timeout(self._request) from exc
 
     async def aclose(self) -> None:
         try:
@@ -193,6 +207,7 @@ class SpreadingTransport(httpx2.BaseTransport):
             raise
 
     def _send(self, request: httpx2.Request, leave: Callable[[], None]) -> httpx2.Response:
+        note_request(request)
         tried: set[int] = set()
         last_error: httpx2.ConnectError | None = None
         original = request.url
@@ -200,6 +215,7 @@ class SpreadingTransport(httpx2.BaseTransport):
             index = self.pool.acquire(tried)
             if index is None:
                 assert last_error is not None  # every endpoint was tried and refused
+                note_failure("connection")
                 raise last_error
             request.url = self.pool.route(original, index)
             try:
@@ -209,12 +225,18 @@ class SpreadingTransport(httpx2.BaseTransport):
                 tried.add(index)
                 last_error = exc
                 continue
+            except httpx2.ReadTimeout as exc:  # the server has the request: never sent again
+                self.pool.release(index)
+                raise generation_timeout(request) from exc
             except BaseException:
                 self.pool.release(index)
                 raise
+            note_response(response.status_code)
             done = threading.Event()
             assert isinstance(response.stream, httpx2.SyncByteStream)
-            response.stream = _ReleasingStream(response.stream, done, lambda i=index: _release(self.pool, i, leave))
+            response.stream = _ReleasingStream(
+                response.stream, done, lambda i=index: _release(self.pool, i, leave), request
+            )
             return response
 
     def close(self) -> None:
@@ -260,6 +282,7 @@ class AsyncSpreadingTransport(httpx2.AsyncBaseTransport):
             raise
 
     async def _send(self, request: httpx2.Request, leave: Callable[[], None]) -> httpx2.Response:
+        note_request(request)
         tried: set[int] = set()
         last_error: httpx2.ConnectError | None = None
         original = request.url
@@ -267,6 +290,7 @@ class AsyncSpreadingTransport(httpx2.AsyncBaseTransport):
             index = self.pool.acquire(tried)
             if index is None:
                 assert last_error is not None  # every endpoint was tried and refused
+                note_failure("connection")
                 raise last_error
             request.url = self.pool.route(original, index)
             try:
@@ -276,13 +300,17 @@ class AsyncSpreadingTransport(httpx2.AsyncBaseTransport):
                 tried.add(index)
                 last_error = exc
                 continue
+            except httpx2.ReadTimeout as exc:  # the server has the request: never sent again
+                self.pool.release(index)
+                raise generation_timeout(request) from exc
             except BaseException:
                 self.pool.release(index)
                 raise
+            note_response(response.status_code)
             done = threading.Event()
             assert isinstance(response.stream, httpx2.AsyncByteStream)
             response.stream = _AsyncReleasingStream(
-                response.stream, done, lambda i=index: _release(self.pool, i, leave)
+                response.stream, done, lambda i=index: _release(self.pool, i, leave), request
             )
             return response
 

@@ -1,13 +1,15 @@
 """Every role's model from the ModelPort honours QWENVL_VLM_MAX_RETRIES and QWENVL_VLM_MAX_CONCURRENCY.
 
 A real fault-injecting HTTP proxy stands between the port and the vLLM test server and counts what
-arrives: injected 503s are retried by every role's model (the extractor retrying itself), and
-concurrent requests over all roles never exceed the concurrency bound at the proxy.
+arrives: injected 503s and 429s are retried by every role's model (the extractor's included), a request
+that timed out while the server was generating reaches it once, and concurrent requests over all roles
+never exceed the concurrency bound at the proxy.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -67,14 +69,38 @@ def consumers_models(port: ModelPort) -> dict[str, BaseChatModel]:
     return models
 
 
-@pytest.mark.parametrize("role", [r for r in MODEL_ROLES if r != "extraction"])
-def test_two_503s_are_retried_by_every_roles_model(vllm_server, proxy: FaultProxy, role: str) -> None:
+@pytest.mark.parametrize("status", [503, 429])
+@pytest.mark.parametrize("role", MODEL_ROLES)
+def test_two_503s_or_429s_are_retried_by_every_roles_model(
+    vllm_server, proxy: FaultProxy, role: str, status: int
+) -> None:
     with ModelPort.from_settings(settings(vllm_server, proxy)) as port:
         model = consumers_models(port)[role]
-        proxy.set_mode("http_500", times=2, status=503, retry_after="0.05")
+        proxy.set_mode("http_500", times=2, status=status, retry_after="0.05")
         answer = model.invoke(PROMPT)
     assert isinstance(answer, AIMessage)
     assert proxy.faults["http_500"] == 2 and proxy.chat_requests() == 3
+
+
+@pytest.mark.parametrize("role", MODEL_ROLES)
+def test_a_read_timeout_reaches_the_server_once_for_every_role(vllm_server, proxy: FaultProxy, role: str) -> None:
+    with ModelPort.from_settings(settings(vllm_server, proxy, vlm_timeout=0.5)) as port:
+        model = consumers_models(port)[role]
+        proxy.set_mode("slow", delay=2.0)
+        with pytest.raises(Exception) as raised:
+            model.invoke(PROMPT)
+        message = str(port.explain(raised.value))
+    assert proxy.chat_requests() == 1  # QWENVL_VLM_MAX_RETRIES=2, but the server may still be generating
+    assert "timed out after 0.5 s" in message and "not retried" in message
+
+
+def test_a_refused_connection_is_retried(vllm_server, proxy: FaultProxy) -> None:
+    with ModelPort.from_settings(settings(vllm_server, proxy)) as port:
+        model = port.chat_model("chat", max_tokens=8)
+        proxy.set_mode("refuse")
+        threading.Timer(0.3, proxy.set_mode, ("pass",)).start()  # listening again before the retries run out
+        answer = model.invoke(PROMPT)
+    assert isinstance(answer, AIMessage) and proxy.chat_requests() == 1
 
 
 def test_three_503s_are_one_too_many_with_max_retries_two(vllm_server, proxy: FaultProxy) -> None:
@@ -86,7 +112,7 @@ def test_three_503s_are_one_too_many_with_max_retries_two(vllm_server, proxy: Fa
     assert proxy.chat_requests() == 3
 
 
-def test_extraction_role_retries_in_the_extractor(vllm_server, proxy: FaultProxy) -> None:
+def test_the_extractor_retries_with_the_same_policy(vllm_server, proxy: FaultProxy) -> None:
     s = settings(vllm_server, proxy, extractor="vlm", vlm_max_model_len=vllm_server.max_model_len)
     extractor = make_extractor(s, ocr=False)
     proxy.set_mode("http_500", times=2, status=503, retry_after="0.05")

@@ -1,10 +1,12 @@
-"""The transport backoff layer (qwenvl_agents.vlm.retry) against a real local HTTP server."""
+"""The transport retry policy (qwenvl_agents.vlm.retry: the OpenAI SDK's retries, counted at our transport)
+against a real local HTTP server: every role's ChatOpenAI and the extractor on top of one."""
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -13,11 +15,12 @@ from typing import Any
 
 import openai
 import pytest
+from langchain_core.messages import HumanMessage
 
 from qwenvl_agents.extract import VLMExtractor
 from qwenvl_agents.settings import Settings
 from qwenvl_agents.vlm import VLMClient
-from qwenvl_agents.vlm.retry import RetryPolicy, RetryStats, acall_with_retry, call_with_retry, is_retryable
+from qwenvl_agents.vlm.retry import RetryStats, counting, is_retryable
 from tests.support.pages import page
 
 READING = {
@@ -82,74 +85,71 @@ def server() -> Iterator[tuple[str, Script]]:
     httpd.server_close()
 
 
+PROMPT = [HumanMessage("hi")]
+
+
+def _dead_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def test_503_with_retry_after_is_waited_for_then_succeeds(server: tuple[str, Script]) -> None:
     base_url, script = server
     script.plan = [(503, {"Retry-After": "0.25"}), (503, {"Retry-After": "0.25"})]
-    client = openai.AsyncOpenAI(base_url=base_url, api_key="x", max_retries=0)
     stats = RetryStats()
-    policy = RetryPolicy(max_retries=5, base_delay=10.0)  # a computed delay would be far longer
 
     async def call() -> Any:
-        return await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+        with VLMClient([base_url], "m", max_retries=5) as client, counting(stats):
+            return await client.chat_model().ainvoke(PROMPT)
 
     started = time.monotonic()
-    answer = asyncio.run(acall_with_retry(call, policy, stats=stats))
+    answer = asyncio.run(call())
     elapsed = time.monotonic() - started
-    assert answer.choices[0].finish_reason == "stop"
+    assert answer.response_metadata["finish_reason"] == "stop"
     assert stats.retries == 2 and len(script.seen) == 3 and stats.errors == {"http_503": 2}
-    assert stats.waited == pytest.approx(0.5)
+    assert stats.requests == 3 and 0.5 <= stats.waited < 2.5  # what the server asked for, not the SDK's backoff
     assert script.seen[1] - script.seen[0] >= 0.24 and script.seen[2] - script.seen[1] >= 0.24
     assert elapsed < 5
 
 
-def test_retry_after_http_date_and_injected_sleep(server: tuple[str, Script]) -> None:
+def test_429_and_retry_after_http_date(server: tuple[str, Script]) -> None:
     base_url, script = server
-    when = email.utils.formatdate(time.time() + 30, usegmt=True)
-    script.plan = [(429, {"Retry-After": "7"}), (503, {"Retry-After": when}), (502, {})]
-    client = openai.OpenAI(base_url=base_url, api_key="x", max_retries=0)
-    slept: list[float] = []
+    when = email.utils.formatdate(time.time() + 2, usegmt=True)  # whole seconds: 1 to 2 s from now
+    script.plan = [(429, {"Retry-After": "0.2"}), (503, {"Retry-After": when})]
     stats = RetryStats()
-    policy = RetryPolicy(max_retries=3, base_delay=0.1, jitter=0.0)
-    answer = call_with_retry(
-        lambda: client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}]),
-        policy,
-        stats=stats,
-        sleep=slept.append,
-    )
-    assert answer.choices[0].message.content
-    assert slept[0] == 7.0
-    assert 25 < slept[1] <= 30  # the HTTP date, in seconds from now
-    assert slept[2] == pytest.approx(0.4)  # no Retry-After: base * 2**2, no jitter
-    assert stats.retries == 3
+    with VLMClient([base_url], "m", max_retries=3) as client, counting(stats):
+        answer = client.chat_model().invoke(PROMPT)
+    assert answer.content
+    assert stats.retries == 2 and stats.errors == {"http_429": 1, "http_503": 1}
+    assert script.seen[1] - script.seen[0] >= 0.19
+    assert 0.9 <= script.seen[2] - script.seen[1] <= 2.5  # the HTTP date, in seconds from then
 
 
 def test_retries_run_out_and_4xx_is_not_retried(server: tuple[str, Script]) -> None:
     base_url, script = server
-    client = openai.OpenAI(base_url=base_url, api_key="x", max_retries=0)
+    with VLMClient([base_url], "m", max_retries=2) as client:
+        model = client.chat_model()
+        script.plan = [(500, {})] * 4
+        stats = RetryStats()
+        with pytest.raises(openai.InternalServerError) as raised, counting(stats):
+            model.invoke(PROMPT)
+        assert len(script.seen) == 3 and stats.retries == 2 and is_retryable(raised.value)
 
-    def call() -> Any:
-        return client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
-
-    script.plan = [(500, {})] * 4
-    stats = RetryStats()
-    with pytest.raises(openai.InternalServerError):
-        call_with_retry(call, RetryPolicy(max_retries=2, base_delay=0.0), stats=stats)
-    assert len(script.seen) == 3 and stats.retries == 2 and stats.gave_up == 1
-
-    script.plan, script.seen = [(400, {})], []
-    with pytest.raises(openai.BadRequestError) as raised:
-        call_with_retry(call, RetryPolicy(max_retries=5, base_delay=0.0))
-    assert len(script.seen) == 1 and not is_retryable(raised.value)
+        script.plan, script.seen = [(400, {})], []
+        with pytest.raises(openai.BadRequestError) as bad:
+            model.invoke(PROMPT)
+        assert len(script.seen) == 1 and not is_retryable(bad.value)
 
 
-def test_delay_is_capped_and_jittered() -> None:
-    policy = RetryPolicy(base_delay=1.0, max_delay=4.0, jitter=1.0, max_retry_after=10.0)
-    import random
-
-    rng = random.Random(1)
-    delays = [policy.delay(n, rng=rng) for n in range(8)]
-    assert all(0 <= d <= 4.0 for d in delays) and len(set(delays)) == 8
-    assert policy.delay(0, retry_after=3600) == 10.0
+def test_a_retry_after_of_an_hour_is_not_waited_for(server: tuple[str, Script]) -> None:
+    """A confused server cannot park a worker for an hour: past two minutes the error is raised at once."""
+    base_url, script = server
+    script.plan = [(503, {"Retry-After": "3600"})]
+    started = time.monotonic()
+    with VLMClient([base_url], "m", max_retries=5) as client, pytest.raises(openai.InternalServerError):
+        client.chat_model().invoke(PROMPT)
+    assert len(script.seen) == 1 and time.monotonic() - started < 5
 
 
 def test_vlm_extractor_counts_transport_retries_through_chat_openai(server: tuple[str, Script]) -> None:
@@ -163,3 +163,25 @@ def test_vlm_extractor_counts_transport_retries_through_chat_openai(server: tupl
     assert result.status == "ok" and result.markdown == "Hello" and result.attempts == 1
     assert ex.stats.transport.retries == 1 and len(script.seen) == 2
     assert (result.input_tokens, result.output_tokens) == (40, 9)
+
+
+def test_vlm_extractor_retries_503s_under_one_attempt(server: tuple[str, Script]) -> None:
+    base_url, script = server
+    script.plan = [(503, {"Retry-After": "0.05"})] * 2
+    with VLMClient([base_url], "m", max_retries=2, min_pixels=4 * 784, max_pixels=16 * 784) as client:
+        ex = VLMExtractor(client, settings=Settings(extract_attempts=3), max_model_len=4096)
+        result = ex.extract(page())
+    assert result.status == "ok" and result.attempts == 1
+    assert len(script.seen) == 3 and ex.stats.requests == 3
+    assert ex.stats.transport.retries == 2 and ex.stats.transport.errors == {"http_503": 2}
+
+
+def test_vlm_extractor_gives_up_on_refused_connections_without_more_attempts() -> None:
+    dead = f"http://127.0.0.1:{_dead_port()}/v1"
+    with VLMClient([dead], "m", max_retries=2, min_pixels=4 * 784, max_pixels=16 * 784) as client:
+        ex = VLMExtractor(client, settings=Settings(extract_attempts=3), max_model_len=4096)
+        result = asyncio.run(ex.aextract(page(text_layer="A good enough text layer for the fallback page")))
+    assert result.status == "fallback" and result.attempts == 1
+    assert result.reason is not None and result.reason.startswith("vlm: connection after 2 retries")
+    assert ex.stats.requests == 3  # 1 + 2 retries, then no new bad-output attempt
+    assert ex.stats.transport.retries == 2 and ex.stats.transport.errors == {"connection": 3}

@@ -15,7 +15,6 @@ from openai.types.chat import ChatCompletion
 from qwenvl_agents.extract import VLMExtractor
 from qwenvl_agents.extract.text import TextLayerExtractor
 from qwenvl_agents.settings import Settings
-from qwenvl_agents.vlm.retry import RetryPolicy
 from tests.support.fakes import ScriptedChatModel, connection_error, reply, status_error
 from tests.support.pages import page
 
@@ -44,7 +43,6 @@ GOOD = json.dumps(
 SETTINGS = Settings(
     extract_attempts=3, vlm_max_retries=2, vlm_max_concurrency=4, min_pixels=4 * 784, max_pixels=64 * 784
 )
-FAST = RetryPolicy(max_retries=2, base_delay=0.0, jitter=0.0)
 
 
 def extractor(
@@ -52,7 +50,6 @@ def extractor(
 ) -> tuple[VLMExtractor, ScriptedChatModel]:
     """An extractor on a fake that gives ``responses`` round and round, after failing with ``errors``."""
     fake = ScriptedChatModel.cycle(*responses, errors=errors or ())
-    kw.setdefault("retry_policy", FAST)
     return VLMExtractor(chat_model=fake, model_name="fake-qwen", settings=SETTINGS, **kw), fake
 
 
@@ -104,22 +101,16 @@ def test_configured_fallback_extractor_is_used() -> None:
     assert result.status == "fallback" and result.markdown == "short"
 
 
-def test_transport_errors_are_retried_under_one_attempt() -> None:
-    errors: list[BaseException | None] = [connection_error()] * 2
-    ex, fake = extractor([reply(GOOD)], errors=errors)
-    result = asyncio.run(ex.aextract(page()))
-    assert result.status == "ok" and result.attempts == 1
-    assert len(fake.calls) == 3
-    assert ex.stats.transport.retries == 2 and ex.stats.requests == 3
-
-
-def test_transport_give_up_falls_back_without_more_attempts() -> None:
+def test_a_failed_request_falls_back_without_more_attempts() -> None:
+    """Transport retries are the chat model's (see test_extract_transport_retry.py); a request that still
+    failed is not asked again as a bad output would be."""
     errors: list[BaseException | None] = [connection_error()] * 10
     ex, fake = extractor([reply(GOOD)], errors=errors)
     result = ex.extract(page(text_layer="A good enough text layer for the fallback page"))
     assert result.status == "fallback" and result.attempts == 1
-    assert len(fake.calls) == 3  # 1 + 2 retries, then no new bad-output attempt
-    assert result.reason is not None and result.reason.startswith("vlm: connection after 2 retries")
+    assert len(fake.calls) == 1  # no new bad-output attempt after a transport failure
+    assert result.reason is not None and result.reason.startswith("vlm: connection after 0 retries")
+    assert ex.stats.transport.errors == {"connection": 1} and ex.stats.transport.gave_up == 1
 
 
 def test_client_errors_are_not_retried() -> None:
@@ -179,7 +170,7 @@ def test_requests_in_flight_are_bounded() -> None:
             return self._generate(messages, stop, None, **kw)
 
     fake = SlowFake.cycle(reply(GOOD))
-    ex = VLMExtractor(chat_model=fake, settings=SETTINGS, max_concurrency=3, retry_policy=FAST)
+    ex = VLMExtractor(chat_model=fake, settings=SETTINGS, max_concurrency=3)
     results = asyncio.run(ex.aextract_all([page(number=i) for i in range(1, 13)], max_in_flight=12))
     assert [r.status for r in results] == ["ok"] * 12
     assert peak == 3
@@ -193,7 +184,7 @@ def test_max_tokens_is_clamped_to_the_context_and_too_big_pages_are_not_sent() -
     assert 128 <= sent < 2048
 
     big = Settings(min_pixels=4 * 784, max_pixels=4000 * 784)
-    ex2 = VLMExtractor(chat_model=fake, settings=big, max_model_len=2048, retry_policy=FAST)
+    ex2 = VLMExtractor(chat_model=fake, settings=big, max_model_len=2048)
     calls_before = len(fake.calls)
     result = asyncio.run(ex2.aextract(page(size=(2400, 3300), text_layer="A text layer standing in for the VLM")))
     assert result.status == "fallback" and "max_model_len 2048" in (result.reason or "")

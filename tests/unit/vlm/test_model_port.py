@@ -91,8 +91,8 @@ def test_every_role_on_the_server_shares_one_client_with_retries_and_a_bound() -
         for role, model in models.items():
             assert isinstance(model, ChatOpenAI), role
             assert model.http_client is client._http and model.http_async_client is client._ahttp, role
-            # The extractor retries itself (counted); every other role's model retries below it.
-            assert model.max_retries == (0 if role == "extraction" else 3), role
+            # One transport policy for every role, the extractor's included (it counts the retries).
+            assert model.max_retries == 3, role
         assert models["agent"].stream_usage and models["pages"].stream_usage
 
 
@@ -146,3 +146,37 @@ def test_local_roles_share_one_copy_of_the_weights(tmp_path: Path) -> None:
         with pytest.raises(NotImplementedError, match="--graph rag"):
             agent.bind_tools([])
         assert port.base_urls == [] and port.prepare  # images are sized with the settings' budget
+
+
+def test_the_servers_context_length_is_asked_once_through_the_port() -> None:
+    import asyncio
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    asked: list[str] = []
+
+    class Models(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            body = json.dumps({"data": [{"id": "qwen", "max_model_len": 4096}]}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Models)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        with ModelPort.from_settings(vlm_base_url=base, vlm_model="qwen") as port:
+            assert port.max_model_len() == 4096 and asyncio.run(port.amax_model_len()) == 4096
+    finally:
+        server.shutdown()
+    assert asked == ["/v1/models"]
+    local = ModelPort.from_settings(vlm_backend="transformers", vlm_model="/m", vlm_max_model_len=2048)
+    assert local.max_model_len() == 2048

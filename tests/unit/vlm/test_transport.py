@@ -11,23 +11,32 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx2
+import openai
 import pytest
+from langchain_core.messages import HumanMessage
 
+from qwenvl_agents.vlm import VLMClient, explain_error
+from qwenvl_agents.vlm.retry import GenerationTimeout, RetryStats, counting, not_resent
 from qwenvl_agents.vlm.transport import AsyncSpreadingTransport, EndpointPool, SpreadingTransport
 
 
-def _server(name: str, delay: float = 0.0) -> ThreadingHTTPServer:
+def _server(name: str, delay: float = 0.0, seen: list[float] | None = None) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length", 0))
             self.rfile.read(length)
+            if seen is not None:
+                seen.append(time.monotonic())
             time.sleep(delay)
             body = json.dumps({"server": name, "path": self.path}).encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client timed out and hung up
 
         def log_message(self, *args: object) -> None:
             pass
@@ -99,6 +108,33 @@ def test_streamed_response_counts_as_busy_until_closed(two_servers) -> None:
             assert pool.endpoints[0].in_flight == 1
             response.read()
         assert pool.endpoints[0].in_flight == 0
+
+
+def test_a_read_timeout_is_not_sent_again() -> None:
+    """The server had the request and may still be generating: one request, however many retries are allowed."""
+    seen: list[float] = []
+    server = _server("slow", delay=1.5, seen=seen)
+    base = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    stats = RetryStats()
+    try:
+        with VLMClient([base], "m", timeout=0.3, max_retries=5) as client, counting(stats):
+            with pytest.raises(openai.APITimeoutError) as raised:
+                client.chat_model().invoke([HumanMessage("hi")])
+            assert len(seen) == 1 and client.pool.endpoints[0].in_flight == 0
+
+            async def ask() -> None:
+                await client.chat_model().ainvoke([HumanMessage("hi")])
+
+            with pytest.raises(openai.APITimeoutError) as araised:
+                asyncio.run(ask())
+            assert len(seen) == 2
+    finally:
+        server.shutdown()
+    assert isinstance(not_resent(raised.value), GenerationTimeout)
+    assert isinstance(not_resent(araised.value), GenerationTimeout)
+    assert stats.requests == 2 and stats.retries == 0 and stats.errors == {"timeout": 2}
+    message = str(explain_error(raised.value))
+    assert "timed out after 0.3 s" in message and "not retried" in message
 
 
 def test_pool_needs_an_endpoint() -> None:
