@@ -146,7 +146,12 @@ class VLMExtractor(BaseExtractor):
         self.text_hint = s.extract_text_hint if text_hint is None else text_hint
         self.hint_chars = hint_chars
         self.temperature_start, self.temperature_step = temperatures
-        self.pixels = {"min_pixels": s.min_pixels, "max_pixels": s.max_pixels, "max_aspect_ratio": s.max_aspect_ratio}
+        self.pixels = {
+            "min_pixels": s.min_pixels,
+            "max_pixels": s.max_pixels,
+            "max_aspect_ratio": s.max_aspect_ratio,
+            "rules": s.media_rules,
+        }
         self.tokens = TokenEstimator()
         self.limits: ServerLimits | None = None
         self._fixed_max_model_len = max_model_len
