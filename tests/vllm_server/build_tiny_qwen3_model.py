@@ -1,7 +1,8 @@
 """Build a tiny random Qwen3-VL checkpoint for a second test vLLM server (offline, deterministic).
 
-Run with the *server venv's* python, as a script: ``python build_tiny_qwen3_model.py OUT_DIR``; the
-package's ``build --family qwen3-vl`` command does that for you.
+Run with the *server venv's* python, as a script: ``python build_tiny_qwen3_model.py OUT_DIR``;
+:func:`tests.vllm_server.build.build_qwen3_model` does that for you (once per builder version), as the
+integration test ``tests/integration/test_qwen3_vl.py`` does.
 
 Qwen3-VL cuts images into 16-pixel patches (Qwen2.5-VL: 14) and merges 2x2 of them, so a visual token is
 32x32 pixels. This checkpoint exists so the toolkit's sizing and token accounting can be checked against
