@@ -29,7 +29,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from qwenvl_agents.settings import QWEN_PATCH
+from qwenvl_agents.vlm.media_rules import media_rules_for
 
 #: Tokens the server keeps for the text of a prompt and the answer, beyond the images.
 TEXT_TOKENS = 4096 + 2048
@@ -95,6 +95,8 @@ class ServerPlan:
     min_pixels: int
     max_pixels: int
     gpu_memory_utilization: float
+    family: str = "qwen2.5-vl"
+    """The model family whose visual tokens the pixel budget is counted in (28 px a side, 32 for Qwen3-VL)."""
     host: str = "0.0.0.0"
     port: int = 8000
     served_model_name: str | None = None
@@ -152,6 +154,8 @@ class ServerPlan:
             "QWENVL_VLM_MAX_IMAGES_PER_PROMPT": str(self.images_per_prompt),
             "QWENVL_MIN_PIXELS": str(self.min_pixels),
             "QWENVL_MAX_PIXELS": str(self.max_pixels),
+            # Said outright: a --served-model-name may not name the family the client sizes images for.
+            "QWENVL_VLM_MODEL_FAMILY": self.family,
         }
 
 
@@ -171,9 +175,10 @@ def plan_server(
     max_model_len: int | None = None,
     images_per_prompt: int | None = None,
     videos_per_prompt: int = 1,
-    min_pixels: int = 256 * QWEN_PATCH * QWEN_PATCH,
-    max_pixels: int = 1280 * QWEN_PATCH * QWEN_PATCH,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
     gpu_memory_utilization: float = 0.9,
+    family: str = "auto",
     tensor_parallel_size: int | None = None,
     weights_gb: float | None = None,
     host: str = "0.0.0.0",
@@ -187,7 +192,9 @@ def plan_server(
     be given because the KV cache size is then set by ``VLLM_CPU_KVCACHE_SPACE``. ``model`` replaces
     the hub id (a local folder, a fine-tune) while ``size`` still gives the shape. Raises
     :class:`ServePlanError` when the model does not fit, naming what would. ``weights_gb`` replaces the
-    bf16 estimate, for a quantised checkpoint (the size of its safetensors files).
+    bf16 estimate, for a quantised checkpoint (the size of its safetensors files). The pixel budget
+    defaults to 256..1280 visual tokens of the model's family (``family``, else from ``model``'s config or
+    name: 32 px a token side for Qwen3-VL, 28 for Qwen2.5-VL); the visual tokens per image follow it.
 
     >>> plan_server("72B", gpus=8, gpu_memory_gb=80).tensor_parallel_size
     4
@@ -203,9 +210,12 @@ def plan_server(
     weights = weights_gb if weights_gb is not None else shape.weights_gb
     if gpus < 0:
         raise ServePlanError("gpus must be 0 (CPU) or more")
+    rules = media_rules_for(model or shape.repo, family)
+    min_pixels = rules.default_min_pixels if min_pixels is None else min_pixels
+    max_pixels = rules.default_max_pixels if max_pixels is None else max_pixels
     if min_pixels > max_pixels:
         raise ServePlanError(f"min_pixels ({min_pixels}) is larger than max_pixels ({max_pixels})")
-    tokens_per_image = max_pixels // (QWEN_PATCH * QWEN_PATCH)
+    tokens_per_image = max_pixels // rules.token_pixels
     notes: list[str] = []
 
     if gpus == 0:
@@ -272,6 +282,7 @@ def plan_server(
         min_pixels=min_pixels,
         max_pixels=max_pixels,
         gpu_memory_utilization=gpu_memory_utilization,
+        family=rules.family,
         host=host,
         port=port,
         served_model_name=served_model_name,

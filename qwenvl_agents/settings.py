@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import platformdirs
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-QWEN_PATCH = 28
-"""Qwen2.5-VL spends one visual token per 28x28 pixels (14-pixel patches merged 2x2)."""
+if TYPE_CHECKING:
+    from qwenvl_agents.vlm.media_rules import MediaRules
 
 
 class Settings(BaseSettings):
@@ -69,8 +69,21 @@ class Settings(BaseSettings):
     vlm_tensor_parallel_size: int = Field(default=1, ge=1, description="vllm backend: GPUs per model copy.")
     vlm_max_model_len: int | None = Field(default=None, ge=256, description="vllm backend: context length.")
     vlm_gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1, description="vllm backend: GPU share.")
-    min_pixels: int = Field(default=256 * QWEN_PATCH * QWEN_PATCH, gt=0)
-    max_pixels: int = Field(default=1280 * QWEN_PATCH * QWEN_PATCH, gt=0)
+    vlm_model_family: Literal["auto", "qwen2-vl", "qwen2.5-vl", "qwen3-vl"] = Field(
+        default="auto",
+        description=(
+            "The model family's media rules (visual-token size: 28 px for Qwen2-VL and Qwen2.5-VL, 32 px for "
+            "Qwen3-VL). auto: from QWENVL_VLM_MODEL's config.json when it is a folder, else from its name, "
+            "else Qwen2.5-VL."
+        ),
+    )
+    # 0 stands for "the family's default" and is replaced when the settings are made (see _pixel_defaults).
+    min_pixels: int = Field(
+        default=0, ge=0, description="Smallest image size in pixels; default 256 visual tokens of the model family."
+    )
+    max_pixels: int = Field(
+        default=0, ge=0, description="Largest image size in pixels; default 1280 visual tokens of the model family."
+    )
     max_aspect_ratio: float = Field(default=200.0, gt=1)
 
     # --- rendering ---
@@ -129,6 +142,29 @@ class Settings(BaseSettings):
     def _strip(cls, value: str | None) -> str | None:
         value = (value or "").strip()
         return value or None
+
+    @model_validator(mode="after")
+    def _pixel_defaults(self) -> Settings:
+        # The default budget is in visual tokens, so its pixels follow the model family (28 or 32 px a token).
+        # Written past pydantic's bookkeeping, so a copy made with another model computes them afresh.
+        if not self.min_pixels or not self.max_pixels:
+            rules = self.media_rules
+            if not self.min_pixels:
+                self.__dict__["min_pixels"] = rules.default_min_pixels
+            if not self.max_pixels:
+                self.__dict__["max_pixels"] = rules.default_max_pixels
+        return self
+
+    @property
+    def media_rules(self) -> MediaRules:
+        """The model family's media rules (:func:`~qwenvl_agents.vlm.media_rules.media_rules_for`).
+
+        >>> Settings(vlm_model="Qwen/Qwen3-VL-8B-Instruct").media_rules.factor
+        32
+        """
+        from qwenvl_agents.vlm.media_rules import media_rules_for
+
+        return media_rules_for(self.vlm_model, self.vlm_model_family)
 
     @property
     def vlm_base_urls(self) -> list[str]:

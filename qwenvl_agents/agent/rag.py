@@ -127,9 +127,11 @@ def compile_rag_graph(
         from qwenvl_agents.vlm import prepare_image
 
         low, high = resources.pixels(ctx)
-        aspect = resources.settings.max_aspect_ratio
+        aspect, rules = resources.settings.max_aspect_ratio, resources.media_rules
         parts: list[str | dict[str, Any]] = [
-            prepare_image(str(r["image_path"]), min_pixels=low, max_pixels=high, max_aspect_ratio=aspect).content_part()
+            prepare_image(
+                str(r["image_path"]), min_pixels=low, max_pixels=high, max_aspect_ratio=aspect, rules=rules
+            ).content_part()
             for r in shown
         ]
         prompt = rag_prompt(

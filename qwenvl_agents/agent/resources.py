@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from qwenvl_agents.agent.context import AgentContext
     from qwenvl_agents.retrieval import PageSearch
+    from qwenvl_agents.vlm.media_rules import MediaRules
     from qwenvl_agents.vlm.port import ModelPort
 
 
@@ -110,6 +111,11 @@ class AgentResources:
     def image_limit(self) -> int | None:
         """The server's images per prompt (``QWENVL_VLM_MAX_IMAGES_PER_PROMPT``), ``None`` when not set."""
         return self.settings.vlm_max_images_per_prompt
+
+    @property
+    def media_rules(self) -> MediaRules:
+        """The model family's media rules (the port's): the grid page images are sized on."""
+        return self.models.media_rules
 
     def pixels(self, context: AgentContext) -> tuple[int, int]:
         """``(min_pixels, max_pixels)`` of a look: the context's, else the settings'."""

@@ -256,9 +256,12 @@ class AgentTools:
 
         low, high = self.resources.pixels(self.context)
         aspect = self.resources.settings.max_aspect_ratio
+        rules = self.resources.media_rules
         try:
             images = [
-                prepare_image(path, min_pixels=low, max_pixels=high, max_aspect_ratio=aspect).content_part()
+                prepare_image(
+                    path, min_pixels=low, max_pixels=high, max_aspect_ratio=aspect, rules=rules
+                ).content_part()
                 for _, path in batch
             ]
             prompt = look_prompt(question, [_label(r) for r, _ in batch])

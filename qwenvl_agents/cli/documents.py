@@ -18,9 +18,8 @@ if TYPE_CHECKING:
 
 
 def _page_record(page: PageImage, settings: Settings) -> dict[str, Any]:
-    from qwenvl_agents.vlm.images import smart_resize, visual_tokens
-
-    h, w = smart_resize(page.height, page.width, min_pixels=settings.min_pixels, max_pixels=settings.max_pixels)
+    rules = settings.media_rules
+    h, w = rules.resize(page.height, page.width, min_pixels=settings.min_pixels, max_pixels=settings.max_pixels)
     doc = page.document
     return {
         "type": "page",
@@ -35,7 +34,7 @@ def _page_record(page: PageImage, settings: Settings) -> dict[str, Any]:
         "height": page.height,
         "dpi": page.dpi,
         "timestamp": page.timestamp,
-        "visual_tokens": visual_tokens(h, w),
+        "visual_tokens": rules.tokens(h, w),
         "text_chars": len(page.text_layer.text) if page.text_layer else 0,
         "image_path": page.stored.path if page.stored else None,
     }

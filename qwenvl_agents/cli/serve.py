@@ -58,6 +58,11 @@ def launch_command(plan: ServerPlan, python: str | None) -> list[str]:
 _PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
+def _configured(settings: Settings, name: str) -> int | None:
+    """A pixel setting the user set (``QWENVL_MIN_PIXELS`` / ``QWENVL_MAX_PIXELS``), else ``None``."""
+    return int(getattr(settings, name)) if name in settings.model_fields_set else None
+
+
 @app.command("serve", context_settings=_PASS_THROUGH)
 def serve(
     ctx: typer.Context,
@@ -112,8 +117,10 @@ def serve(
             max_model_len=max_model_len,
             images_per_prompt=images,
             videos_per_prompt=videos,
-            min_pixels=min_pixels or settings.min_pixels,
-            max_pixels=max_pixels or settings.max_pixels,
+            # A budget left to its default follows the served model's family, not QWENVL_VLM_MODEL's.
+            min_pixels=min_pixels or _configured(settings, "min_pixels"),
+            max_pixels=max_pixels or _configured(settings, "max_pixels"),
+            family=settings.vlm_model_family,
             gpu_memory_utilization=gpu_memory_utilization,
             tensor_parallel_size=tensor_parallel_size,
             weights_gb=weights_gb,

@@ -141,6 +141,7 @@ class VLMExtractor(BaseExtractor):
         self.hint_chars = hint_chars
         self.temperature_start, self.temperature_step = temperatures
         self.pixels = {"min_pixels": s.min_pixels, "max_pixels": s.max_pixels, "max_aspect_ratio": s.max_aspect_ratio}
+        self.media_rules = s.media_rules
         self.tokens = TokenEstimator()
         self.limits: ServerLimits | None = None
         self._fixed_max_model_len = max_model_len
@@ -166,7 +167,7 @@ class VLMExtractor(BaseExtractor):
     def _prepare(self, page: PageImage) -> PreparedImage:
         if self.client is not None:
             return self.client.prepare(page.image)
-        return prepare_image(page.image, **self.pixels)  # type: ignore[arg-type]
+        return prepare_image(page.image, rules=self.media_rules, **self.pixels)  # type: ignore[arg-type]
 
     def _hint_for(self, page: PageImage, hint: TextLayer | None) -> TextLayer | None:
         if not self.text_hint:

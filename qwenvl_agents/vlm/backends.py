@@ -36,12 +36,13 @@ from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable
-from pydantic import BaseModel, Field, PrivateAttr
+from pydantic import BaseModel, Field, PrivateAttr, model_validator
 
 from qwenvl_agents.errors import MissingDependencyError, VLMRequestError
 from qwenvl_agents.settings import Settings
 from qwenvl_agents.vlm.content import ContentOptions, Conversation, to_conversation
 from qwenvl_agents.vlm.images import DEFAULT_MAX_ASPECT_RATIO, DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
+from qwenvl_agents.vlm.media_rules import MediaRules, media_rules_for
 
 _TOOLS_MESSAGE = (
     "{backend} runs the model in this process without a tool-call parser, so it cannot call tools: use "
@@ -109,6 +110,9 @@ class LocalChatModel(BaseChatModel):
     min_pixels: int = DEFAULT_MIN_PIXELS
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_aspect_ratio: float = DEFAULT_MAX_ASPECT_RATIO
+    media_rules: MediaRules | None = Field(
+        default=None, description="The model family's media rules; default: from the model's config or name."
+    )
     video_fps: float = 2.0
     video_max_frames: int = 16
     temperature: float = 0.0
@@ -118,6 +122,14 @@ class LocalChatModel(BaseChatModel):
 
     _owner: LocalChatModel | None = PrivateAttr(default=None)
     """The model whose weights (and engine) a :meth:`variant` uses: loaded once, whatever the options."""
+
+    @model_validator(mode="after")
+    def _family_budget(self) -> LocalChatModel:
+        # A budget not given is the family's (256..1280 visual tokens), in its pixels: 28 or 32 px a token side.
+        for name in ("min_pixels", "max_pixels"):
+            if name not in self.model_fields_set:
+                self.__dict__[name] = getattr(self.rules, f"default_{name}")
+        return self
 
     @property
     def model_name(self) -> str:
@@ -146,21 +158,28 @@ class LocalChatModel(BaseChatModel):
 
     def content_options(self) -> ContentOptions:
         """Images within ``min_pixels``..``max_pixels``; video frames within the same cap (at most)."""
+        rules = self.rules
         return ContentOptions(
             min_pixels=self.min_pixels,
             max_pixels=self.max_pixels,
             max_aspect_ratio=self.max_aspect_ratio,
             video_fps=self.video_fps,
             video_max_frames=self.video_max_frames,
-            video_min_pixels=min(self.min_pixels, 128 * 784),
-            video_max_pixels=min(self.max_pixels, 768 * 784),
+            video_min_pixels=min(self.min_pixels, rules.video_min_pixels),
+            video_max_pixels=min(self.max_pixels, rules.video_max_pixels),
+            rules=rules,
         )
+
+    @property
+    def rules(self) -> MediaRules:
+        """:attr:`media_rules`, else the family of :attr:`model` (its ``config.json``, else its name)."""
+        return self.media_rules or media_rules_for(self.model)
 
     def conversation(self, messages: Sequence[BaseMessage]) -> Conversation:
         """Messages converted and checked against ``max_images_per_prompt`` before any generation."""
         conv = to_conversation(messages, self.content_options())
         limit = self.max_images_per_prompt
-        if limit is not None and conv.image_count > limit:
+        if limit is not None and conv.image_count > limit:  # worded for a model in this process, not a server
             raise VLMRequestError(
                 f"{conv.image_count} images in one prompt, but this model accepts at most {limit} "
                 "(limit_mm_per_prompt / QWENVL_VLM_MAX_IMAGES_PER_PROMPT); send them in smaller groups"
@@ -246,6 +265,7 @@ def local_chat_model(settings: Settings, **overrides: Any) -> LocalChatModel:
         "min_pixels": s.min_pixels,
         "max_pixels": s.max_pixels,
         "max_aspect_ratio": s.max_aspect_ratio,
+        "media_rules": s.media_rules,
         "max_images_per_prompt": s.vlm_max_images_per_prompt,
     }
     factory: Callable[..., LocalChatModel]

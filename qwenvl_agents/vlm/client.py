@@ -27,13 +27,12 @@ from qwenvl_agents.vlm.images import (
     DEFAULT_FETCH_TIMEOUT,
     DEFAULT_MAX_ASPECT_RATIO,
     DEFAULT_MAX_IMAGE_PIXELS,
-    DEFAULT_MAX_PIXELS,
-    DEFAULT_MIN_PIXELS,
     ImageInput,
     PreparedImage,
     prepare_image,
 )
 from qwenvl_agents.vlm.limits import ServerLimits
+from qwenvl_agents.vlm.media_rules import MediaRules, check_image_count, media_rules_for
 from qwenvl_agents.vlm.retry import not_resent
 from qwenvl_agents.vlm.transport import AsyncSpreadingTransport, EndpointPool, RequestGate, SpreadingTransport
 
@@ -153,9 +152,10 @@ class VLMClient:
         timeout: float = 120.0,
         max_retries: int = 2,
         max_images_per_prompt: int | None = None,
-        min_pixels: int = DEFAULT_MIN_PIXELS,
-        max_pixels: int = DEFAULT_MAX_PIXELS,
+        min_pixels: int | None = None,
+        max_pixels: int | None = None,
         max_aspect_ratio: float = DEFAULT_MAX_ASPECT_RATIO,
+        media_rules: MediaRules | None = None,
         image_fetch_timeout: float = DEFAULT_FETCH_TIMEOUT,
         image_max_bytes: int = DEFAULT_FETCH_MAX_BYTES,
         max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
@@ -169,7 +169,11 @@ class VLMClient:
         self.timeout = timeout
         self.max_retries = max_retries
         self.max_images_per_prompt = max_images_per_prompt
-        self.min_pixels, self.max_pixels, self.max_aspect_ratio = min_pixels, max_pixels, max_aspect_ratio
+        # The served model's family sets the visual-token grid and the default budget (from its name unless given).
+        self.media_rules = media_rules or media_rules_for(model)
+        self.min_pixels = self.media_rules.default_min_pixels if min_pixels is None else min_pixels
+        self.max_pixels = self.media_rules.default_max_pixels if max_pixels is None else max_pixels
+        self.max_aspect_ratio = max_aspect_ratio
         self.image_fetch_timeout = image_fetch_timeout
         self.image_max_bytes = image_max_bytes
         self.max_image_pixels = max_image_pixels
@@ -211,6 +215,7 @@ class VLMClient:
             "min_pixels": s.min_pixels,
             "max_pixels": s.max_pixels,
             "max_aspect_ratio": s.max_aspect_ratio,
+            "media_rules": s.media_rules,
             # QWENVL_IMAGE_FETCH_TIMEOUT once Settings has it; the default until then.
             "image_fetch_timeout": s.image_fetch_timeout,
             "image_max_bytes": s.download_max_bytes,
@@ -255,6 +260,7 @@ class VLMClient:
             fetch_timeout=self.image_fetch_timeout,
             max_bytes=self.image_max_bytes,
             max_image_pixels=self.max_image_pixels,
+            rules=self.media_rules,
         )
 
     def check_image_count(self, count: int) -> None:
@@ -267,14 +273,7 @@ class VLMClient:
 (QWENVL_VLM_MAX_IMAGES_PER_PROMPT=4, vLLM's --limit-mm-per-prompt '{"image": 4}'); send them in smaller \
 groups, or start vLLM with a higher limit and raise QWENVL_VLM_MAX_IMAGES_PER_PROMPT
         """
-        limit = self.max_images_per_prompt
-        if limit is not None and count > limit:
-            raise VLMRequestError(
-                f"{count} images in one prompt, but the server accepts at most {limit} "
-                f"(QWENVL_VLM_MAX_IMAGES_PER_PROMPT={limit}, vLLM's --limit-mm-per-prompt '{{\"image\": {limit}}}'); "
-                "send them in smaller groups, or start vLLM with a higher limit and raise "
-                "QWENVL_VLM_MAX_IMAGES_PER_PROMPT"
-            )
+        check_image_count(count, self.max_images_per_prompt)
 
     def message(self, prompt: str, images: Sequence[ImageInput | PreparedImage] = ()) -> HumanMessage:
         """A user message holding the images (each sized for Qwen2.5-VL) followed by the prompt.

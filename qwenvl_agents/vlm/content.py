@@ -11,7 +11,8 @@ accept the same messages as the OpenAI server path, so callers never know which 
 - ``{"type": "video_url", "video_url": {"url": ...}}`` and ``{"type": "video", ...}`` blocks (native video);
   a clip given as frames is simply several image parts.
 
-Images are sized with Qwen2.5-VL's pixel budget here (the server path does it in the client), videos are
+Images are sized with the pixel budget on the model family's grid here (``ContentOptions.rules``, a
+:class:`~qwenvl_agents.vlm.media_rules.MediaRules`; the server path does it in the client), videos are
 decoded with OpenCV and sampled within a frame cap. Anything else is refused with a clear
 :class:`~qwenvl_agents.errors.VLMRequestError`: a part silently dropped would change the question.
 
@@ -53,15 +54,15 @@ from qwenvl_agents.vlm.images import (
     DEFAULT_MIN_PIXELS,
     cap_aspect_ratio,
     load_image,
-    smart_resize,
-    visual_tokens,
 )
+from qwenvl_agents.vlm.media_rules import DEFAULT_RULES, MediaRules
 
 Role = Literal["system", "user", "assistant"]
 
 #: Qwen2.5-VL's reference video budget (qwen-vl-utils): per-frame pixels and the default sampling rate.
-VIDEO_MIN_PIXELS = 128 * 28 * 28
-VIDEO_MAX_PIXELS = 768 * 28 * 28
+#: A model family's own per-frame budget is its ``MediaRules.video_min_pixels`` / ``video_max_pixels``.
+VIDEO_MIN_PIXELS = DEFAULT_RULES.video_min_pixels
+VIDEO_MAX_PIXELS = DEFAULT_RULES.video_max_pixels
 VIDEO_FPS = 2.0
 VIDEO_MAX_FRAMES = 32
 ACCEPTED_PARTS = "text, image_url, image, video_url, video"
@@ -69,7 +70,10 @@ ACCEPTED_PARTS = "text, image_url, image, video_url, video"
 
 @dataclass(frozen=True)
 class ContentOptions:
-    """Pixel budget for images and sampling for videos; mirrors ``QWENVL_MIN_PIXELS`` / ``MAX_PIXELS``."""
+    """Pixel budget for images and sampling for videos; mirrors ``QWENVL_MIN_PIXELS`` / ``MAX_PIXELS``.
+
+    ``rules`` are the model family's media rules: the grid every image and frame is sized on.
+    """
 
     min_pixels: int = DEFAULT_MIN_PIXELS
     max_pixels: int = DEFAULT_MAX_PIXELS
@@ -78,6 +82,7 @@ class ContentOptions:
     video_max_frames: int = VIDEO_MAX_FRAMES
     video_min_pixels: int = VIDEO_MIN_PIXELS
     video_max_pixels: int = VIDEO_MAX_PIXELS
+    rules: MediaRules = DEFAULT_RULES
 
     def __post_init__(self) -> None:
         if self.video_max_frames < 2:
@@ -93,7 +98,7 @@ class TextPart:
 
 @dataclass(frozen=True)
 class ImagePart:
-    """An image resized to Qwen2.5-VL's grid; ``source`` names where it came from (for errors)."""
+    """An image resized to the model family's grid; ``source`` names where it came from (for errors)."""
 
     image: Image.Image
     source: str
@@ -227,12 +232,12 @@ def load_image_part(source: str | bytes | Image.Image, options: ContentOptions) 
     except Exception as exc:  # PIL, OS and decoding errors: name the input, keep the cause
         raise VLMRequestError(f"image {name} cannot be read: {type(exc).__name__}: {exc}") from exc
     image = cap_aspect_ratio(image, options.max_aspect_ratio)
-    height, width = smart_resize(
+    height, width = options.rules.resize(
         image.height, image.width, min_pixels=options.min_pixels, max_pixels=options.max_pixels
     )
     if (width, height) != image.size:
         image = image.resize((width, height), Image.Resampling.BICUBIC)
-    return ImagePart(image, name, visual_tokens(height, width))
+    return ImagePart(image, name, options.rules.tokens(height, width))
 
 
 # --- videos --------------------------------------------------------------------------------------
@@ -358,7 +363,7 @@ def _read_frames(
 
 def _frame_image(rgb: Any, options: ContentOptions) -> Image.Image:
     image = Image.fromarray(rgb)
-    h, w = smart_resize(
+    h, w = options.rules.resize(
         image.height, image.width, min_pixels=options.video_min_pixels, max_pixels=options.video_max_pixels
     )
     return image.resize((w, h), Image.Resampling.BICUBIC) if (w, h) != image.size else image

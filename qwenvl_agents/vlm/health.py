@@ -70,7 +70,8 @@ def _check_endpoint(client: VLMClient, base: str, http: httpx2.Client) -> list[C
         timeout=client.timeout,
         max_retries=0,
         min_pixels=client.min_pixels,
-        max_pixels=min(client.max_pixels, max(client.min_pixels, 64 * 28 * 28)),
+        max_pixels=min(client.max_pixels, max(client.min_pixels, 64 * client.media_rules.token_pixels)),
+        media_rules=client.media_rules,
     )
     try:
         start = time.perf_counter()

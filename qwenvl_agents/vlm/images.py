@@ -1,9 +1,10 @@
-"""Images sized and encoded for Qwen2.5-VL.
+"""Images sized and encoded for a Qwen-VL model.
 
-Qwen2.5-VL cuts an image into 14-pixel patches and merges 2x2 of them into one visual token, so each
-side must be a multiple of 28 and the token count is ``(height / 28) * (width / 28)``. vLLM ignores a
-per-request ``max_pixels`` inside an image part, so the client has to enforce the pixel budget itself:
-that is what keeps a page within ``--max-model-len`` and the GPU's batch predictable.
+The sizing rules (the visual-token grid: 28 px for Qwen2.5-VL, 32 px for Qwen3-VL, and the default pixel
+budget) are the model family's :class:`~qwenvl_agents.vlm.media_rules.MediaRules`, given as ``rules``;
+without them the functions here size for Qwen2.5-VL. vLLM ignores a per-request ``max_pixels`` inside an
+image part, so the client has to enforce the pixel budget itself: that is what keeps a page within
+``--max-model-len`` and the GPU's batch predictable.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ import httpx
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from qwenvl_agents.errors import ImageInputError
-from qwenvl_agents.settings import QWEN_PATCH
+from qwenvl_agents.vlm.media_rules import DEFAULT_RULES, MediaRules, grid_resize
 
-DEFAULT_MIN_PIXELS = 256 * QWEN_PATCH * QWEN_PATCH
-DEFAULT_MAX_PIXELS = 1280 * QWEN_PATCH * QWEN_PATCH
-DEFAULT_MAX_ASPECT_RATIO = 200.0
+# Qwen2.5-VL's defaults, for callers that know no model; a model's own are its MediaRules'.
+DEFAULT_MIN_PIXELS = DEFAULT_RULES.default_min_pixels
+DEFAULT_MAX_PIXELS = DEFAULT_RULES.default_max_pixels
+DEFAULT_MAX_ASPECT_RATIO = DEFAULT_RULES.max_aspect_ratio
 
 DEFAULT_FETCH_TIMEOUT = 10.0
 """Seconds an image URL has to deliver the whole image."""
@@ -52,37 +54,27 @@ def smart_resize(
     *,
     min_pixels: int = DEFAULT_MIN_PIXELS,
     max_pixels: int = DEFAULT_MAX_PIXELS,
-    factor: int = QWEN_PATCH,
+    factor: int = DEFAULT_RULES.factor,
 ) -> tuple[int, int]:
-    """The ``(height, width)`` Qwen2.5-VL will see: multiples of ``factor`` within the pixel budget.
+    """The ``(height, width)`` the model will see: multiples of ``factor`` within the pixel budget.
 
-    Follows the reference ``smart_resize`` of Qwen2.5-VL (round to the nearest multiple, then scale
-    down or up keeping the aspect ratio), so the server's own processor leaves the result unchanged.
+    ``factor`` is the family's visual-token side (:attr:`MediaRules.factor <qwenvl_agents.vlm.media_rules.\
+MediaRules.factor>`: 28 for Qwen2.5-VL, 32 for Qwen3-VL). Follows the reference ``smart_resize`` (round
+    to the nearest multiple, then scale down or up keeping the aspect ratio), so the server's own processor
+    leaves the result unchanged.
 
     >>> smart_resize(1754, 1240)  # an A4 page at 150 dpi
     (1176, 840)
     >>> smart_resize(10, 10)
     (448, 448)
+    >>> smart_resize(1754, 1240, min_pixels=256 * 32 * 32, max_pixels=1280 * 32 * 32, factor=32)  # Qwen3-VL
+    (1344, 960)
     """
-    if height <= 0 or width <= 0:
-        raise ValueError(f"image size must be positive, got {width}x{height}")
-    if min_pixels > max_pixels:
-        raise ValueError(f"min_pixels ({min_pixels}) is larger than max_pixels ({max_pixels})")
-    h_bar = max(factor, round(height / factor) * factor)
-    w_bar = max(factor, round(width / factor) * factor)
-    if h_bar * w_bar > max_pixels:
-        beta = math.sqrt((height * width) / max_pixels)
-        h_bar = max(factor, math.floor(height / beta / factor) * factor)
-        w_bar = max(factor, math.floor(width / beta / factor) * factor)
-    elif h_bar * w_bar < min_pixels:
-        beta = math.sqrt(min_pixels / (height * width))
-        h_bar = math.ceil(height * beta / factor) * factor
-        w_bar = math.ceil(width * beta / factor) * factor
-    return h_bar, w_bar
+    return grid_resize(height, width, factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)
 
 
-def visual_tokens(height: int, width: int, factor: int = QWEN_PATCH) -> int:
-    """Visual tokens an image of this (already resized) size costs."""
+def visual_tokens(height: int, width: int, factor: int = DEFAULT_RULES.factor) -> int:
+    """Visual tokens an image of this (already resized) size costs, ``factor`` pixels a token side."""
     return (height // factor) * (width // factor)
 
 
@@ -324,28 +316,36 @@ def cap_aspect_ratio(image: Image.Image, max_ratio: float = DEFAULT_MAX_ASPECT_R
 def prepare_image(
     source: ImageInput,
     *,
-    min_pixels: int = DEFAULT_MIN_PIXELS,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
     max_aspect_ratio: float = DEFAULT_MAX_ASPECT_RATIO,
     format: Literal["png", "jpeg"] = "png",
     quality: int = 90,
     fetch_timeout: float = DEFAULT_FETCH_TIMEOUT,
     max_bytes: int = DEFAULT_FETCH_MAX_BYTES,
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+    rules: MediaRules = DEFAULT_RULES,
 ) -> PreparedImage:
-    """Resize ``source`` to Qwen2.5-VL's grid within the pixel budget and encode it as a data URL.
+    """Resize ``source`` to the model family's grid within the pixel budget and encode it as a data URL.
 
-    ``source`` is any :data:`ImageInput` (see :func:`load_image` for URLs and limits).
+    ``source`` is any :data:`ImageInput` (see :func:`load_image` for URLs and limits). ``rules`` are the
+    family's media rules (default Qwen2.5-VL); ``min_pixels`` / ``max_pixels`` default to theirs.
+    Applications size images with :meth:`ModelPort.prepare <qwenvl_agents.vlm.port.ModelPort.prepare>`,
+    which passes the served model's rules and the configured budget.
 
     >>> from PIL import Image
     >>> p = prepare_image(Image.new("RGB", (1240, 1754), "white"))
     >>> (p.width, p.height, p.tokens, p.source)
     (840, 1176, 1260, '<PIL image 1240x1754>')
+    >>> from qwenvl_agents.vlm.media_rules import QWEN3_VL
+    >>> p = prepare_image(Image.new("RGB", (1240, 1754), "white"), rules=QWEN3_VL)
+    >>> (p.width, p.height, p.tokens)
+    (960, 1344, 1260)
     """
     image = load_image(source, timeout=fetch_timeout, max_bytes=max_bytes, max_image_pixels=max_image_pixels)
     original = image.size
     image = cap_aspect_ratio(image, max_aspect_ratio)
-    height, width = smart_resize(image.height, image.width, min_pixels=min_pixels, max_pixels=max_pixels)
+    height, width = rules.resize(image.height, image.width, min_pixels=min_pixels, max_pixels=max_pixels)
     if (width, height) != image.size:
         image = image.resize((width, height), Image.Resampling.BICUBIC)
     buf = io.BytesIO()
@@ -357,5 +357,5 @@ def prepare_image(
         mime = "image/jpeg"
     data_url = f"data:{mime};base64,{base64.b64encode(buf.getvalue()).decode('ascii')}"
     return PreparedImage(
-        data_url, width, height, original[0], original[1], visual_tokens(height, width), image_name(source)
+        data_url, width, height, original[0], original[1], rules.tokens(height, width), image_name(source)
     )

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from qwenvl_agents.vlm.backends import LocalChatModel
     from qwenvl_agents.vlm.client import VLMClient
     from qwenvl_agents.vlm.images import ImageInput, PreparedImage
+    from qwenvl_agents.vlm.media_rules import MediaRules
 
 ModelRole = Literal["chat", "agent", "pages", "extraction", "inspection", "detector", "video"]
 """What a model is for: a plain question (``chat``), the agent choosing tools and answering (``agent``),
@@ -96,7 +97,7 @@ class ModelPort:
         """
         s = settings or Settings()
         if overrides:
-            s = Settings.model_validate({**s.model_dump(), **overrides})
+            s = Settings.model_validate({**s.model_dump(exclude_unset=True), **overrides})
         return cls(s)
 
     @classmethod
@@ -143,6 +144,25 @@ class ModelPort:
         if self._client is not None:
             return self._client.max_images_per_prompt
         return self.settings.vlm_max_images_per_prompt
+
+    @property
+    def media_rules(self) -> MediaRules:
+        """The served model family's media rules: visual-token grid, default budgets (the client's, for a client).
+
+        Chosen by ``QWENVL_VLM_MODEL_FAMILY``, else the model's ``config.json`` or name
+        (:func:`~qwenvl_agents.vlm.media_rules.media_rules_for`).
+
+        >>> ModelPort.from_settings(vlm_model="Qwen/Qwen3-VL-8B-Instruct").media_rules.factor
+        32
+        """
+        return self._client.media_rules if self._client is not None else self.settings.media_rules
+
+    def check_image_count(self, count: int) -> None:
+        """Raise :class:`~qwenvl_agents.errors.VLMRequestError` when ``count`` images exceed
+        :attr:`max_images_per_prompt`, before anything is read or sent."""
+        from qwenvl_agents.vlm.media_rules import check_image_count
+
+        check_image_count(count, self.max_images_per_prompt)
 
     @property
     def min_pixels(self) -> int:
@@ -216,7 +236,8 @@ class ModelPort:
         return base.variant(**per_request) if per_request else base
 
     def prepare(self, image: ImageInput | PreparedImage) -> PreparedImage:
-        """One image sized within the settings' pixel budget (the client's, on the server backend)."""
+        """One image sized within the settings' pixel budget (the client's, on the server backend), on the
+        model family's grid (:attr:`media_rules`), with its visual-token count."""
         from qwenvl_agents.vlm.images import PreparedImage, prepare_image
 
         if isinstance(image, PreparedImage):
@@ -232,6 +253,7 @@ class ModelPort:
             fetch_timeout=s.image_fetch_timeout,
             max_bytes=s.download_max_bytes,
             max_image_pixels=s.max_image_pixels,
+            rules=s.media_rules,
         )
 
     def explain(self, exc: BaseException) -> VLMError:

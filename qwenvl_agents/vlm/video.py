@@ -1,4 +1,4 @@
-"""A video as chat-message parts for Qwen2.5-VL, within the server's limits.
+"""A video as chat-message parts for a Qwen-VL model, within the server's limits.
 
 Two ways to show a video to the model:
 
@@ -15,7 +15,9 @@ Two ways to show a video to the model:
   at the budgeted size, at most 1.9 frames per second of its own timeline so the server keeps them all.
 
 Both modes share one visual-token budget, ``max_video_tokens`` (default 2048): the per-frame pixel budget
-is lowered so the whole video fits it, which keeps a prompt within ``--max-model-len``.
+is lowered so the whole video fits it, which keeps a prompt within ``--max-model-len``. Frames are sized on
+the model family's grid (``rules``, a :class:`~qwenvl_agents.vlm.media_rules.MediaRules`: 28 px a token for
+Qwen2.5-VL, the default, 32 px for Qwen3-VL), so the token counts are the server's.
 
 Frames are decoded with :mod:`qwenvl_agents.documents` (OpenCV, read front to back; only the sampled
 frames are converted to RGB). A file that is not a decodable video raises
@@ -44,8 +46,8 @@ from qwenvl_agents.documents import RenderOptions, open_document
 from qwenvl_agents.documents.base import with_page_count
 from qwenvl_agents.documents.video import VideoBackend
 from qwenvl_agents.errors import CorruptDocumentError, UnsupportedDocumentError, VLMRequestError
-from qwenvl_agents.settings import QWEN_PATCH
-from qwenvl_agents.vlm.images import DEFAULT_MAX_PIXELS, prepare_image, smart_resize
+from qwenvl_agents.vlm.images import prepare_image
+from qwenvl_agents.vlm.media_rules import DEFAULT_RULES, MediaRules
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -55,8 +57,9 @@ VIDEO_MODES: tuple[VideoMode, ...] = ("frames", "native")
 
 DEFAULT_VIDEO_TOKENS = 2048
 """Visual tokens one video may cost in a prompt (both modes); fits a 4096-token context with room to answer."""
-VIDEO_MIN_PIXELS = 128 * QWEN_PATCH * QWEN_PATCH
-"""Smallest frame size by default (as qwen-vl-utils): small videos are not blown up to a document page's size."""
+VIDEO_MIN_PIXELS = DEFAULT_RULES.video_min_pixels
+"""Smallest frame size by default for Qwen2.5-VL (as qwen-vl-utils: 128 tokens; a family's is its
+``rules.video_min_pixels``): small videos are not blown up to a document page's size."""
 DEFAULT_FRAMES = 4
 """Frames sampled in frames mode when neither ``frames`` nor the server's image limit is known."""
 MAX_DEFAULT_FRAMES = 8
@@ -66,9 +69,9 @@ DEFAULT_NATIVE_FRAMES = 16
 NATIVE_MAX_FPS = 1.9
 """The native mp4's frame rate stays below the 2 fps at which vLLM's Qwen2.5-VL processor re-samples, so
 every frame sent is kept (at exactly 2.0 a container's rounded rate can make it drop two)."""
-TEMPORAL_PATCH = 2
-"""Qwen2.5-VL merges this many consecutive video frames into one grid of visual tokens."""
-_TOKEN_PIXELS = QWEN_PATCH * QWEN_PATCH
+TEMPORAL_PATCH = DEFAULT_RULES.temporal_patch_size
+"""Qwen2.5-VL merges this many consecutive video frames into one grid of visual tokens (a family's is its
+``rules.temporal_patch_size``)."""
 
 
 def sample_indices(frame_count: int, count: int) -> list[int]:
@@ -98,13 +101,14 @@ def frame_pixel_budget(
     count: int,
     *,
     max_video_tokens: int = DEFAULT_VIDEO_TOKENS,
-    min_pixels: int = VIDEO_MIN_PIXELS,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
     frames_per_grid: int = 1,
+    rules: MediaRules = DEFAULT_RULES,
 ) -> tuple[int, int]:
     """``(min_pixels, max_pixels)`` for each of ``count`` frames so that all of them cost at most
     ``max_video_tokens`` visual tokens (``frames_per_grid`` frames share one grid: 1 for images, 2 for
-    native video).
+    native video). ``min_pixels`` / ``max_pixels`` default to ``rules``' video minimum and image maximum.
 
     >>> frame_pixel_budget(8, max_video_tokens=2048, frames_per_grid=2)  # 4 grids of <= 512 tokens
     (100352, 401408)
@@ -120,32 +124,27 @@ def frame_pixel_budget(
             f"{count} frames cannot fit max_video_tokens={max_video_tokens}: each would get fewer than 4 visual "
             "tokens; sample fewer frames or raise max_video_tokens"
         )
-    top = min(max_pixels, per_grid * _TOKEN_PIXELS)
-    return min(min_pixels, top), top
+    low = rules.video_min_pixels if min_pixels is None else min_pixels
+    high = rules.default_max_pixels if max_pixels is None else max_pixels
+    top = min(high, per_grid * rules.token_pixels)
+    return min(low, top), top
 
 
-def fit_frame(height: int, width: int, min_pixels: int, max_pixels: int) -> tuple[int, int]:
+def fit_frame(
+    height: int, width: int, min_pixels: int, max_pixels: int, rules: MediaRules = DEFAULT_RULES
+) -> tuple[int, int]:
     """The grid size of a ``height`` x ``width`` frame within the budget, never above ``max_pixels``.
 
-    ``smart_resize`` rounds *up* when it enlarges a small frame to ``min_pixels``, which can land just above a
-    tight ``max_pixels``; then the frame is scaled to ``max_pixels`` rounding down.
+    Sizing rounds *up* when it enlarges a small frame to ``min_pixels``, which can land just above a
+    tight ``max_pixels``; then the frame is scaled to ``max_pixels`` rounding down
+    (:meth:`MediaRules.fit_within <qwenvl_agents.vlm.media_rules.MediaRules.fit_within>`).
 
     >>> fit_frame(168, 224, 200704, 200704)
     (364, 504)
     >>> fit_frame(30, 3000, 784, 32 * 784)
     (28, 896)
     """
-    height2, width2 = smart_resize(height, width, min_pixels=min_pixels, max_pixels=max_pixels)
-    if height2 * width2 > max_pixels:
-        beta = math.sqrt(height * width / max_pixels)
-        height2 = max(QWEN_PATCH, math.floor(height / beta / QWEN_PATCH) * QWEN_PATCH)
-        width2 = max(QWEN_PATCH, math.floor(width / beta / QWEN_PATCH) * QWEN_PATCH)
-    if height2 * width2 > max_pixels:  # a very elongated frame: its short side is already one patch
-        if height2 >= width2:
-            height2 = max(QWEN_PATCH, max_pixels // width2 // QWEN_PATCH * QWEN_PATCH)
-        else:
-            width2 = max(QWEN_PATCH, max_pixels // height2 // QWEN_PATCH * QWEN_PATCH)
-    return height2, width2
+    return rules.fit_within(height, width, min_pixels, max_pixels)
 
 
 @dataclass(frozen=True)
@@ -219,8 +218,9 @@ def sample_video(video: str | os.PathLike[str], count: int, *, options: RenderOp
 class VideoParts:
     """Chat content parts showing one video, and what they cost.
 
-    ``visual_tokens`` is what the model's vision tower will produce for them (exact for Qwen2.5-VL on vLLM:
-    the frames are already on its 28-pixel grid); ``frame_size`` is ``(width, height)`` as sent.
+    ``visual_tokens`` is what the model's vision tower will produce for them (exact on vLLM: the frames are
+    already on the family's grid, 28 px for Qwen2.5-VL, 32 px for Qwen3-VL); ``frame_size`` is
+    ``(width, height)`` as sent.
     """
 
     mode: VideoMode
@@ -249,20 +249,29 @@ def frame_parts(
     sampled: SampledVideo,
     *,
     max_video_tokens: int = DEFAULT_VIDEO_TOKENS,
-    min_pixels: int = VIDEO_MIN_PIXELS,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
+    rules: MediaRules = DEFAULT_RULES,
 ) -> VideoParts:
     """Frames mode: a header, then ``"Frame at T s:"`` and the frame image for every sampled frame."""
     low, high = frame_pixel_budget(
-        len(sampled.frames), max_video_tokens=max_video_tokens, min_pixels=min_pixels, max_pixels=max_pixels
+        len(sampled.frames),
+        max_video_tokens=max_video_tokens,
+        min_pixels=min_pixels,
+        max_pixels=max_pixels,
+        rules=rules,
     )
     parts: list[dict[str, Any]] = [{"type": "text", "text": _describe(sampled)}]
     tokens, size = 0, (0, 0)
     for frame in sampled.frames:
-        height, width = fit_frame(frame.image.height, frame.image.width, low, high)
+        height, width = fit_frame(frame.image.height, frame.image.width, low, high, rules)
         # Sized here, so prepare_image's own rounding keeps exactly this grid.
         prepared = prepare_image(
-            frame.image.resize((width, height)), min_pixels=height * width, max_pixels=height * width, format="jpeg"
+            frame.image.resize((width, height)),
+            min_pixels=height * width,
+            max_pixels=height * width,
+            format="jpeg",
+            rules=rules,
         )
         parts.append({"type": "text", "text": f"Frame at {frame.timestamp:.1f} s:"})
         parts.append(prepared.content_part())
@@ -277,30 +286,32 @@ def native_part(
     sampled: SampledVideo,
     *,
     max_video_tokens: int = DEFAULT_VIDEO_TOKENS,
-    min_pixels: int = VIDEO_MIN_PIXELS,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
+    rules: MediaRules = DEFAULT_RULES,
 ) -> VideoParts:
     """Native mode: a header and one ``video_url`` part holding an mp4 of the sampled frames.
 
     The mp4 has an even number of frames (at least 2; vLLM fails on a one-frame video, so a single frame is
-    repeated), all of one size on Qwen2.5-VL's grid within the budget, at ``min(1.9, frames / duration)``
+    repeated), all of one size on the family's grid within the budget, at ``min(1.9, frames / duration)``
     frames per second so vLLM keeps every one.
     """
     import cv2
     import numpy as np
 
     frames = list(sampled.frames)
-    if len(frames) % TEMPORAL_PATCH:
-        frames.append(frames[-1])  # Qwen2.5-VL pads an odd count with the last frame anyway
+    if len(frames) % rules.temporal_patch_size:
+        frames.append(frames[-1])  # the model pads an odd count with the last frame anyway
     low, high = frame_pixel_budget(
         len(frames),
         max_video_tokens=max_video_tokens,
         min_pixels=min_pixels,
         max_pixels=max_pixels,
-        frames_per_grid=TEMPORAL_PATCH,
+        frames_per_grid=rules.temporal_patch_size,
+        rules=rules,
     )
     first = frames[0].image
-    height, width = fit_frame(first.height, first.width, low, high)
+    height, width = fit_frame(first.height, first.width, low, high, rules)
     fps = min(NATIVE_MAX_FPS, len(frames) / max(sampled.duration, 1e-6))
     with tempfile.TemporaryDirectory(prefix="qwenvl-video-") as tmp:
         path = Path(tmp) / "video.mp4"
@@ -315,7 +326,7 @@ def native_part(
             writer.release()
         data = path.read_bytes()
     url = "data:video/mp4;base64," + base64.b64encode(data).decode("ascii")
-    tokens = (len(frames) // TEMPORAL_PATCH) * (height // QWEN_PATCH) * (width // QWEN_PATCH)
+    tokens = rules.video_tokens(len(frames), height, width)
     parts = ({"type": "text", "text": _describe(sampled)}, {"type": "video_url", "video_url": {"url": url}})
     return VideoParts(
         "native", parts, sampled.source, sampled.name, sampled.duration, sampled.timestamps, (width, height), tokens
@@ -342,13 +353,15 @@ def video_parts(
     frames: int | None = None,
     max_images: int | None = None,
     max_video_tokens: int = DEFAULT_VIDEO_TOKENS,
-    min_pixels: int = VIDEO_MIN_PIXELS,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
     options: RenderOptions | None = None,
+    rules: MediaRules = DEFAULT_RULES,
 ) -> VideoParts:
     """Sample ``video`` and build its message parts (see the module docs for the two modes).
 
-    ``max_images`` is the server's image limit per prompt: in frames mode, asking for more frames raises
+    ``rules`` are the model family's media rules (default Qwen2.5-VL); ``min_pixels`` / ``max_pixels`` default
+    to theirs. ``max_images`` is the server's image limit per prompt: in frames mode, asking for more frames raises
     :class:`VLMRequestError` before the video is even decoded. Native mode sends one video part (vLLM's
     ``--limit-mm-per-prompt`` must allow ``"video": 1``).
 
@@ -361,7 +374,7 @@ def video_parts(
     count = frames or default_frame_count(mode, max_images)
     sampled = sample_video(video, count, options=options)
     build = frame_parts if mode == "frames" else native_part
-    return build(sampled, max_video_tokens=max_video_tokens, min_pixels=min_pixels, max_pixels=max_pixels)
+    return build(sampled, max_video_tokens=max_video_tokens, min_pixels=min_pixels, max_pixels=max_pixels, rules=rules)
 
 
 def check_request(*, mode: str, frames: int | None, max_images: int | None) -> None:

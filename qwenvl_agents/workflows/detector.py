@@ -50,7 +50,7 @@ from qwenvl_agents.documents import RenderOptions, iter_pages
 from qwenvl_agents.errors import MissingDependencyError
 from qwenvl_agents.types import PageImage, SourceFailure
 from qwenvl_agents.vlm import explain_error, prepare_image
-from qwenvl_agents.vlm.images import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
+from qwenvl_agents.vlm.media_rules import MediaRules, media_rules_of
 from qwenvl_agents.workflows import detector_prompts as prompts
 
 if TYPE_CHECKING:
@@ -316,7 +316,9 @@ class VideoDetector:
         consecutive: stop after this many detections in a row; 0 or ``None`` scans the whole video.
         max_frames: stop after this many sampled frames.
         min_confidence: a ``present`` answer counts as a detection only from this confidence (1–10) on.
-        min_pixels, max_pixels: Qwen2.5-VL's pixel budget per frame (see :func:`~qwenvl_agents.vlm.prepare_image`).
+        min_pixels, max_pixels: the pixel budget per frame (see :func:`~qwenvl_agents.vlm.prepare_image`);
+            default: the model family's.
+        media_rules: the model family's grid; default: the chat model's own, or its model name's family.
         thumbnails: put a small JPEG of each frame (as the model saw it) in its event.
         max_consecutive_errors: end the scan after this many frames in a row whose request failed.
         system_prompt: the instructions sent before each frame; ``None`` or ``""`` sends the question alone.
@@ -339,8 +341,9 @@ class VideoDetector:
         consecutive: int | None = 2,
         max_frames: int | None = None,
         min_confidence: int = 1,
-        min_pixels: int = DEFAULT_MIN_PIXELS,
-        max_pixels: int = DEFAULT_MAX_PIXELS,
+        min_pixels: int | None = None,
+        max_pixels: int | None = None,
+        media_rules: MediaRules | None = None,
         thumbnails: bool = False,
         thumbnail_size: int = 160,
         max_consecutive_errors: int = 3,
@@ -363,7 +366,10 @@ class VideoDetector:
         self.fps, self.clahe = fps, clahe
         self.consecutive = consecutive or 0
         self.max_frames, self.min_confidence = max_frames, min_confidence
-        self.min_pixels, self.max_pixels = min_pixels, max_pixels
+        # The frame grid and default budget are the model family's (the port's, or the chat model's own).
+        self.media_rules = media_rules or media_rules_of(chat_model)
+        self.min_pixels = self.media_rules.default_min_pixels if min_pixels is None else min_pixels
+        self.max_pixels = self.media_rules.default_max_pixels if max_pixels is None else max_pixels
         self.thumbnails, self.thumbnail_size = thumbnails, thumbnail_size
         self.max_consecutive_errors = max_consecutive_errors
         self.system_prompt = system_prompt
@@ -377,6 +383,7 @@ class VideoDetector:
         """A detector on the port's ``detector`` model, with its pixel budget; ``kwargs`` go to the constructor."""
         kwargs.setdefault("min_pixels", port.min_pixels)
         kwargs.setdefault("max_pixels", port.max_pixels)
+        kwargs.setdefault("media_rules", port.media_rules)
         return cls(port.chat_model("detector", max_tokens=max_tokens), target, **kwargs)
 
     @classmethod
@@ -394,7 +401,9 @@ class VideoDetector:
     def prepare(self, page: PageImage) -> tuple[list[BaseMessage], str | None]:
         """The messages for one frame (enhanced, sized, encoded) and its thumbnail, if asked for."""
         image = enhance_contrast(page.image) if self.clahe else page.image
-        prepared = prepare_image(image, min_pixels=self.min_pixels, max_pixels=self.max_pixels, format="jpeg")
+        prepared = prepare_image(
+            image, min_pixels=self.min_pixels, max_pixels=self.max_pixels, format="jpeg", rules=self.media_rules
+        )
         ts = page.timestamp if page.timestamp is not None else 0.0
         user = HumanMessage(
             content=[prepared.content_part(), {"type": "text", "text": prompts.frame_prompt(self.target, ts)}]

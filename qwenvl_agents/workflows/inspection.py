@@ -42,13 +42,12 @@ from qwenvl_agents.types import PageImage
 from qwenvl_agents.vlm.client import explain_error
 from qwenvl_agents.vlm.images import (
     DEFAULT_FETCH_TIMEOUT,
-    DEFAULT_MAX_PIXELS,
-    DEFAULT_MIN_PIXELS,
     ImageInput,
     PreparedImage,
     image_name,
     prepare_image,
 )
+from qwenvl_agents.vlm.media_rules import MediaRules, media_rules_of
 from qwenvl_agents.workflows.inspection_prompts import build_prompt
 
 if TYPE_CHECKING:
@@ -188,9 +187,10 @@ class VisualInspector(Generic[S]):
         max_tokens: int = 512,
         max_concurrency: int = 8,
         prepare: Callable[[Any], PreparedImage] | None = None,
-        min_pixels: int = DEFAULT_MIN_PIXELS,
-        max_pixels: int = DEFAULT_MAX_PIXELS,
+        min_pixels: int | None = None,
+        max_pixels: int | None = None,
         fetch_timeout: float = DEFAULT_FETCH_TIMEOUT,
+        media_rules: MediaRules | None = None,
     ) -> None:
         if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
             raise TypeError(f"schema must be a pydantic BaseModel class, got {schema!r}")
@@ -209,9 +209,15 @@ class VisualInspector(Generic[S]):
             "type": "json_schema",
             "json_schema": {"name": _schema_name(schema), "schema": self.json_schema, "strict": True},
         }
+        rules = media_rules or media_rules_of(chat_model)
         self._prepare = prepare or (
             lambda item: prepare_image(
-                item, min_pixels=min_pixels, max_pixels=max_pixels, fetch_timeout=fetch_timeout, format="jpeg"
+                item,
+                min_pixels=min_pixels,
+                max_pixels=max_pixels,
+                fetch_timeout=fetch_timeout,
+                format="jpeg",
+                rules=rules,
             )
         )
 

@@ -32,11 +32,10 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from qwenvl_agents.documents import RenderOptions
 from qwenvl_agents.errors import QwenVLError
 from qwenvl_agents.vlm.client import VLMClient, explain_error
-from qwenvl_agents.vlm.images import DEFAULT_MAX_PIXELS
+from qwenvl_agents.vlm.media_rules import MediaRules, media_rules_of
 from qwenvl_agents.vlm.port import ModelPort
 from qwenvl_agents.vlm.video import (
     DEFAULT_VIDEO_TOKENS,
-    VIDEO_MIN_PIXELS,
     VideoMode,
     VideoParts,
     check_request,
@@ -95,6 +94,7 @@ class _Target:
     min_pixels: int
     max_pixels: int
     endpoints: tuple[str, ...]
+    rules: MediaRules
 
 
 def _target(
@@ -108,13 +108,14 @@ def _target(
     if isinstance(model, ModelPort):
         chat = model.chat_model("video", max_tokens=max_tokens or DEFAULT_ANSWER_TOKENS)
         limit = max_images if max_images is not None else model.max_images_per_prompt
-        return _Target(
-            chat, limit, min(VIDEO_MIN_PIXELS, model.max_pixels), max_pixels or model.max_pixels, tuple(model.base_urls)
-        )
+        rules = model.media_rules
+        low = min(rules.video_min_pixels, model.max_pixels)
+        return _Target(chat, limit, low, max_pixels or model.max_pixels, tuple(model.base_urls), rules)
     if not isinstance(model, BaseChatModel):
         raise TypeError(f"expected a LangChain chat model, a ModelPort or a VLMClient, got {type(model).__name__}")
     chat = model.bind(max_tokens=max_tokens) if max_tokens else model  # type: ignore[assignment]
-    return _Target(chat, max_images, VIDEO_MIN_PIXELS, max_pixels or DEFAULT_MAX_PIXELS, ())
+    rules = media_rules_of(model)  # a bare chat model brings no settings: its own rules or its name's
+    return _Target(chat, max_images, rules.video_min_pixels, max_pixels or rules.default_max_pixels, (), rules)
 
 
 def video_message(parts: VideoParts, question: str) -> HumanMessage:
@@ -172,6 +173,7 @@ def _prepare(
         min_pixels=target.min_pixels,
         max_pixels=target.max_pixels,
         options=options,
+        rules=target.rules,
     )
     return target, parts
 

