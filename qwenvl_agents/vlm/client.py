@@ -58,7 +58,7 @@ def explain_error(exc: BaseException, endpoints: Sequence[str] = ()) -> VLMError
                 "`qwenvl vlm check` (GET /v1/models)"
             )
         if status == 400:
-            return VLMRequestError(_explain_bad_request(detail))
+            return VLMRequestError(explain_bad_request(detail))
         if status in (401, 403):
             return VLMRequestError(f"{where} refused the API key (HTTP {status}): {detail}; set QWENVL_VLM_API_KEY")
         return VLMRequestError(f"{where} answered HTTP {status}: {detail}")
@@ -76,7 +76,8 @@ def _server_message(exc: openai.APIStatusError) -> str:
     return str(exc.message)
 
 
-def _explain_bad_request(detail: str) -> str:
+def explain_bad_request(detail: str) -> str:
+    """What to change for a refused request, from the refusal's text (used for the vLLM engine's errors too)."""
     lowered = detail.lower()
     if re.search(r"at most \d+ image|limit.?mm.?per.?prompt|image.*(limit|exceed)", lowered):
         return (
