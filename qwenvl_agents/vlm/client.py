@@ -335,11 +335,34 @@ groups, or start vLLM with a higher limit and raise QWENVL_VLM_MAX_IMAGES_PER_PR
         return run_check(self)
 
     def close(self) -> None:
-        """Close the HTTP connections (the asynchronous ones of loops still running close with them)."""
+        """Close both HTTP clients, the synchronous and the asynchronous one; from async code use :meth:`aclose`.
+
+        Called where an event loop is running (``with VLMClient(...)`` inside a coroutine), the asynchronous
+        client finishes closing on that loop as soon as the caller yields to it.
+
+        >>> client = VLMClient(["http://127.0.0.1:9/v1"], "m")
+        >>> chat = client.chat_model()
+        >>> client.close()
+        >>> chat.http_client.is_closed, chat.http_async_client.is_closed
+        (True, True)
+        """
         self._http.close()
+        if self._ahttp.is_closed:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            # No loop running here: close on a private one (asyncio.run would unset this thread's event loop).
+            closer = asyncio.new_event_loop()
+            try:
+                closer.run_until_complete(self._ahttp.aclose())
+            finally:
+                closer.close()
+        else:
+            self._closing = loop.create_task(self._ahttp.aclose())  # keep a reference until it has run
 
     async def aclose(self) -> None:
-        """Close the HTTP connections, the running event loop's asynchronous ones included."""
+        """Close both HTTP clients, the running event loop's asynchronous connections included."""
         self._http.close()
         await self._ahttp.aclose()
 
