@@ -29,6 +29,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from qwenvl_agents.errors import ServePlanError
 from qwenvl_agents.vlm.media_rules import media_rules_for
 
 #: Tokens the server keeps for the text of a prompt and the answer, beyond the images.
@@ -73,10 +74,6 @@ MODELS: dict[str, ModelShape] = {
         ModelShape("72B", "Qwen/Qwen2.5-VL-72B-Instruct", 73.4, layers=80, attention_heads=64, kv_heads=8),
     )
 }
-
-
-class ServePlanError(ValueError):
-    """The requested model cannot be served on the requested GPUs; the message says what would work."""
 
 
 @dataclass(frozen=True)
@@ -201,7 +198,7 @@ def plan_server(
     >>> plan_server("72B", gpus=1, gpu_memory_gb=80)
     Traceback (most recent call last):
     ...
-    qwenvl_agents.serving.ServePlanError: Qwen2.5-VL-72B needs about 147 GB for its weights: ...
+    qwenvl_agents.errors.ServePlanError: Qwen2.5-VL-72B needs about 147 GB for its weights: ...
     """
     key = size.upper().removesuffix("-INSTRUCT")
     if key not in MODELS:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from qwenvl_agents.cli.common import JsonFlag, KnowledgeBase, _emit, _err, app
+from qwenvl_agents.cli.common import JsonFlag, KnowledgeBase, app, emit_json, print_error
 from qwenvl_agents.cli.filters import filter_options
 from qwenvl_agents.settings import Settings
 
@@ -31,10 +31,10 @@ def open_search(settings: Settings, kb: str | None) -> PageSearch:
     try:
         search = PageSearch.open(settings, kb)
     except (QwenVLError, ValueError) as exc:
-        _err(f"error: {exc}")
+        print_error(f"error: {exc}")
         raise typer.Exit(2) from exc
     if search.index.count() == 0:
-        _err(f"knowledge base {search.index.knowledge_base!r} is empty: run `qwenvl ingest PATH` first")
+        print_error(f"knowledge base {search.index.knowledge_base!r} is empty: run `qwenvl ingest PATH` first")
         raise typer.Exit(1)
     return search
 
@@ -90,24 +90,24 @@ def search(
     from qwenvl_agents.retrieval import SEARCH_MODES, UnknownDocumentError
 
     if mode not in SEARCH_MODES:
-        _err(f"error: --mode must be one of {', '.join(SEARCH_MODES)}, got {mode!r}")
+        print_error(f"error: --mode must be one of {', '.join(SEARCH_MODES)}, got {mode!r}")
         raise typer.Exit(2)
     engine = open_search(Settings(), kb)
     try:
         hits = engine.search(query, k, filters=filters, mode=mode)
     except (UnknownDocumentError, ValueError) as exc:
-        _err(f"error: {exc}")
+        print_error(f"error: {exc}")
         raise typer.Exit(2) from exc
     for hit in hits:
         if as_json:
-            _emit(page_record(hit))
+            emit_json(page_record(hit))
         else:
             print_hit(hit)
     if not hits:
         if as_json:
-            _emit({"type": "summary", "pages": 0})
+            emit_json({"type": "summary", "pages": 0})
         else:
-            _err("no pages match (try fewer filters or other words)")
+            print_error("no pages match (try fewer filters or other words)")
         raise typer.Exit(1)
 
 
@@ -145,17 +145,19 @@ def _open_chat(
     from qwenvl_agents.retrieval import SEARCH_MODES, UnknownDocumentError
 
     if settings.vlm_backend == "openai" and not settings.vlm_base_urls:
-        _err(
+        print_error(
             "error: answering needs a VLM server: set QWENVL_VLM_BASE_URL (e.g. http://127.0.0.1:8000/v1), "
             "or QWENVL_VLM_BACKEND=transformers|vllm with --graph rag; `qwenvl search` finds pages without one"
         )
         raise typer.Exit(2)
     if graph not in ("agent", "rag") or mode not in SEARCH_MODES:
-        _err(f"error: --graph is agent or rag (got {graph!r}); --mode one of {', '.join(SEARCH_MODES)} (got {mode!r})")
+        print_error(
+            f"error: --graph is agent or rag (got {graph!r}); --mode one of {', '.join(SEARCH_MODES)} (got {mode!r})"
+        )
         raise typer.Exit(2)
     if graph == "agent" and settings.vlm_backend != "openai":
         # The in-process backends have no tool-call parser; the rag graph needs none.
-        _err(
+        print_error(
             f"error: QWENVL_VLM_BACKEND={settings.vlm_backend} runs the model in this process and cannot call "
             "tools, which the agent graph needs: use --graph rag (retrieve, look, answer), or the OpenAI "
             "server backend for the agent"
@@ -165,7 +167,7 @@ def _open_chat(
     try:
         filters.resolve(search.catalog)
     except UnknownDocumentError as exc:
-        _err(f"error: {exc}")
+        print_error(f"error: {exc}")
         raise typer.Exit(2) from exc
     context = AgentContext(
         knowledge_base=kb,
@@ -243,14 +245,14 @@ def ask(
     with _open_chat(Settings(), kb, graph, thread, k, mode, filters) as session:
         try:
             if as_json:
-                _emit(answer_record(session.invoke(question)))
+                emit_json(answer_record(session.invoke(question)))
                 return
             answer = _stream_answer(session, question, show_steps=True)
         except Exception as exc:
             message = _failure(exc, session.resources.settings)
             if message is None:
                 raise
-            _err(f"error: {message}")
+            print_error(f"error: {message}")
             raise typer.Exit(2) from exc
     _print_sources(answer)
 
@@ -302,7 +304,7 @@ def chat(
                 message = _failure(exc, session.resources.settings)
                 if message is None:
                     raise
-                _err(f"error: {message}")
+                print_error(f"error: {message}")
                 continue
             if answer is not None:
                 _print_sources(answer)

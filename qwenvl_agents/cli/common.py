@@ -42,10 +42,12 @@ def vlm_settings(base_url: str | None = None, model: str | None = None) -> Setti
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
-def _emit(obj: dict[str, Any]) -> None:
+def emit_json(obj: dict[str, Any]) -> None:
+    """Write ``obj`` as one JSON line on stdout (the ``--json`` output of every command)."""
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
     sys.stdout.flush()
 
 
-def _err(message: str) -> None:
+def print_error(message: str) -> None:
+    """Print ``message`` in red on stderr."""
     typer.secho(message, fg=typer.colors.RED, err=True)

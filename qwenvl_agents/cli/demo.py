@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from qwenvl_agents.cli.common import _err, app
-from qwenvl_agents.cli.documents import _print_summary, list_pages
+from qwenvl_agents.cli.common import app, print_error
+from qwenvl_agents.cli.documents import list_pages, print_summary
 from qwenvl_agents.settings import Settings
 
 
@@ -32,7 +32,7 @@ def demo(
     typer.echo(f"\nIngesting them {mode} into {settings.data_dir}", err=True)
     ingestor = Ingestor(settings)
     summary = ingestor.run([str(folder)])
-    _print_summary(summary, as_json=False)
+    print_summary(summary, as_json=False)
     typer.echo("\nWhat was indexed (page, kind, key fields):")
     for doc in ingestor.index.documents():
         for page in ingestor.index.pages_of(doc.document_id):
@@ -113,7 +113,7 @@ def answer_questions(settings: Settings, questions: list[str]) -> bool:
             try:
                 answer = chat.invoke(question, thread_id=f"demo-{hash(question)}")
             except QwenVLError as exc:
-                _err(f"error: {exc}")
+                print_error(f"error: {exc}")
                 return False
             typer.echo(f"A: {answer.text}")
             if answer.citations:

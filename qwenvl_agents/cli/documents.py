@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from qwenvl_agents.cli.common import JsonFlag, KnowledgeBase, _emit, _err, app
+from qwenvl_agents.cli.common import JsonFlag, KnowledgeBase, app, emit_json, print_error
 from qwenvl_agents.settings import Settings
 from qwenvl_agents.types import PageImage, SourceFailure
 
@@ -67,15 +67,15 @@ def list_pages(
         if isinstance(item, SourceFailure):
             failures += 1
             if as_json:
-                _emit({"type": "error", **_failure_record(item)})
+                emit_json({"type": "error", **_failure_record(item)})
             else:
-                _err(f"error: {item.message} [{item.error_type}]")
+                print_error(f"error: {item.message} [{item.error_type}]")
             continue
         pages += 1
         documents.add(item.document.document_id)
         rec = _page_record(item, settings)
         if as_json:
-            _emit(rec)
+            emit_json(rec)
         else:
             where = f"t={item.timestamp:.1f}s" if item.timestamp is not None else ""
             name = rec["name"] if len(rec["name"]) <= 48 else "…" + rec["name"][-47:]
@@ -91,7 +91,7 @@ def list_pages(
         "skipped": len(listing.skipped),
     }
     if as_json:
-        _emit(summary)
+        emit_json(summary)
     else:
         skipped = f", {len(listing.skipped)} other files skipped" if listing.skipped else ""
         typer.echo(f"{len(documents)} documents, {pages} pages, {failures} errors{skipped}", err=True)
@@ -129,9 +129,9 @@ def pages(
     raise typer.Exit(1 if failures else 0)
 
 
-def _print_summary(summary: IngestSummary, as_json: bool) -> None:
+def print_summary(summary: IngestSummary, as_json: bool) -> None:
     if as_json:
-        _emit({"type": "summary", **summary.to_dict()})
+        emit_json({"type": "summary", **summary.to_dict()})
         return
     s = summary
     typer.echo(
@@ -147,7 +147,7 @@ def _print_summary(summary: IngestSummary, as_json: bool) -> None:
     )
     for error in s.errors:
         where = f" page {error.page}" if error.page else ""
-        _err(f"error: {error.source}{where}: {error.message}")
+        print_error(f"error: {error.source}{where}: {error.message}")
 
 
 @app.command()
@@ -184,7 +184,7 @@ def ingest(
             render_options=RenderOptions.from_settings(settings, **overrides),
         )
     except (QwenVLError, ValueError) as exc:
-        _err(f"error: {exc}")
+        print_error(f"error: {exc}")
         raise typer.Exit(2) from exc
     bar = IngestProgressBar(enabled=progress and not as_json and sys.stderr.isatty())
     try:
@@ -193,12 +193,12 @@ def ingest(
                 paths, include=include or (), exclude=exclude or (), retry_failed=retry_failed, on_progress=bar
             )
     except KeyboardInterrupt:
-        _err("interrupted: what was written is kept; run the same command again to resume")
+        print_error("interrupted: what was written is kept; run the same command again to resume")
         raise typer.Exit(130) from None
     if prune:
         for source in ingestor.prune():
             typer.echo(f"deleted {source} (file is gone)", err=True)
-    _print_summary(summary, as_json)
+    print_summary(summary, as_json)
     raise typer.Exit(0 if summary.ok else 1)
 
 
@@ -211,7 +211,7 @@ def documents(kb: KnowledgeBase = None, as_json: JsonFlag = False) -> None:
     docs = index.documents()
     for d in docs:
         if as_json:
-            _emit({"type": "document", **dataclasses.asdict(d)})
+            emit_json({"type": "document", **dataclasses.asdict(d)})
         else:
             typer.echo(f"{d.document_id[:12]}  {d.pages_indexed:>4}/{d.page_count:<4} {d.name}  ({d.source})")
     if not as_json:
@@ -233,7 +233,7 @@ def delete(
         path = str(Path(wanted).expanduser().absolute()) if "://" not in wanted else wanted
         matches = [d for d in indexed if d.source in (wanted, path) or d.document_id.startswith(wanted.lower())]
         if not matches:
-            _err(f"error: {wanted}: not in knowledge base {ingestor.knowledge_base!r} (see `qwenvl documents`)")
+            print_error(f"error: {wanted}: not in knowledge base {ingestor.knowledge_base!r} (see `qwenvl documents`)")
             missing += 1
         for d in matches:
             removed = ingestor.delete_document(d.document_id)

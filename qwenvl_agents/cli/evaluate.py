@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from qwenvl_agents.cli.common import JsonFlag, KnowledgeBase, _emit, _err, app
+from qwenvl_agents.cli.common import JsonFlag, KnowledgeBase, app, emit_json, print_error
 from qwenvl_agents.settings import Settings
 
 if TYPE_CHECKING:
@@ -89,17 +89,17 @@ def evaluate(
         cases = load_cases(questions, root)
         configs = parse_configs(extractor or settings.extractor, mode, compare or [])
     except (QwenVLError, ValueError, OSError) as exc:
-        _err(f"error: {exc}")
+        print_error(f"error: {exc}")
         raise typer.Exit(2) from exc
     if only_set:
         cases = [c for c in cases if c.set in only_set]
     cases = cases[:limit] if limit else cases
     if not cases:
-        _err("error: no case left after --set/--limit")
+        print_error("error: no case left after --set/--limit")
         raise typer.Exit(2)
     run_answers = bool(settings.vlm_base_urls) if answers is None else answers
     if run_answers and not settings.vlm_base_urls:
-        _err("error: --answers needs a VLM server: set QWENVL_VLM_BASE_URL")
+        print_error("error: --answers needs a VLM server: set QWENVL_VLM_BASE_URL")
         raise typer.Exit(2)
     results_path = settings.data_dir / "eval" / "results.jsonl"
     if fresh:
@@ -120,14 +120,14 @@ def evaluate(
         try:
             run = evaluation.run()
         except QwenVLError as exc:
-            _err(f"error: {exc}")
+            print_error(f"error: {exc}")
             raise typer.Exit(2) from exc
     json_path = json_out or settings.data_dir / "eval" / "report.json"
     plot_path = plot or settings.data_dir / "eval" / "recall.png"
     write_json(run, json_path)
     plot_recall(run, plot_path)
     if as_json:
-        _emit({"type": "summary", "configs": summary(run), "report": str(json_path), "plot": str(plot_path)})
+        emit_json({"type": "summary", "configs": summary(run), "report": str(json_path), "plot": str(plot_path)})
     else:
         print_tables(run, Console(width=None if sys.stdout.isatty() else 160))  # a pipe or log gets every column
         typer.echo(

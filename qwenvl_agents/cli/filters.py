@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from qwenvl_agents.cli.common import _err
+from qwenvl_agents.cli.common import print_error
 from qwenvl_agents.filter_fields import FILTER_FIELDS, FilterField
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def make_filters(**values: Any) -> SearchFilters:
     try:
         return SearchFilters(**{name: value for name, value in values.items() if value is not None})
     except (TypeError, ValueError) as exc:
-        _err(f"error: {exc}")
+        print_error(f"error: {exc}")
         raise typer.Exit(2) from exc
 
 

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from qwenvl_agents.cli.common import _emit, _err, app
+from qwenvl_agents.cli.common import app, emit_json, print_error
 from qwenvl_agents.serving import ServePlanError, ServerPlan, markdown_table, plan_server
 from qwenvl_agents.settings import Settings
 
@@ -130,7 +130,7 @@ def serve(
             extra_args=[a for a in ctx.args if a != "--"],
         )
     except ServePlanError as exc:
-        _err(f"✗ {exc}")
+        print_error(f"✗ {exc}")
         raise typer.Exit(2) from exc
     notes = list(plan.notes)
     if assumed:
@@ -139,7 +139,7 @@ def serve(
         _run(plan, python, notes)
         return
     if as_json:
-        _emit({"plan": asdict(plan), "command": plan.command(), "env": plan.client_env(), "notes": notes})
+        emit_json({"plan": asdict(plan), "command": plan.command(), "env": plan.client_env(), "notes": notes})
         return
     typer.echo(
         f"# Qwen2.5-VL-{plan.size} on {plan.gpus} × {plan.gpu_memory_gb:g} GB: tensor parallel "
@@ -160,15 +160,15 @@ def _run(plan: ServerPlan, python: str | None, notes: list[str]) -> None:
     try:
         command = launch_command(plan, python)
     except FileNotFoundError as exc:
-        _err(f"✗ {exc}")
+        print_error(f"✗ {exc}")
         raise typer.Exit(1) from exc
     for note in notes:
-        _err(f"note: {note}")
-    _err("$ " + shlex.join(command))
+        print_error(f"note: {note}")
+    print_error("$ " + shlex.join(command))
     sys.stderr.flush()
     try:
         # exec: Ctrl-C and the service manager's signals reach vLLM itself, and its exit status is ours.
         os.execvp(command[0], command)
     except OSError as exc:
-        _err(f"✗ cannot start {command[0]}: {exc}")
+        print_error(f"✗ cannot start {command[0]}: {exc}")
         raise typer.Exit(1) from exc

@@ -14,7 +14,16 @@ from typing import Annotated
 
 import typer
 
-from qwenvl_agents.cli.common import BaseUrl, JsonFlag, KnowledgeBase, ModelName, _emit, _err, video_app, vlm_settings
+from qwenvl_agents.cli.common import (
+    BaseUrl,
+    JsonFlag,
+    KnowledgeBase,
+    ModelName,
+    emit_json,
+    print_error,
+    video_app,
+    vlm_settings,
+)
 
 
 def _time(seconds: float) -> str:
@@ -50,15 +59,15 @@ def video_ask(
     from qwenvl_agents.workflows.video_qa import ask_videos
 
     if not videos:
-        _err("error: give at least one video, then the question")
+        print_error("error: give at least one video, then the question")
         raise typer.Exit(2)
     try:
         port = ModelPort.from_settings(vlm_settings(base_url, model)).check_configuration()
     except VLMError as exc:
         if as_json:
-            _emit({"type": "error", "error": str(exc)})
+            emit_json({"type": "error", "error": str(exc)})
         else:
-            _err(f"error: {exc}")
+            print_error(f"error: {exc}")
         raise typer.Exit(1) from exc
     with port:
         answers = ask_videos(
@@ -72,7 +81,7 @@ def video_ask(
         )
     for answer in answers:
         if as_json:
-            _emit({"type": "answer", **answer.to_dict()})
+            emit_json({"type": "answer", **answer.to_dict()})
         elif answer.ok:
             times = ", ".join(f"{t:.1f}" for t in answer.timestamps)
             typer.secho(f"{answer.video}", bold=True)
@@ -81,7 +90,7 @@ def video_ask(
             )
             typer.echo(answer.answer)
         else:
-            _err(f"✗ {answer.error}")
+            print_error(f"✗ {answer.error}")
     raise typer.Exit(0 if all(a.ok for a in answers) else 1)
 
 
@@ -107,18 +116,18 @@ def video_search(
         search = VideoSearch(vlm_settings(base_url, model), knowledge_base=kb, extractor=extractor, video_fps=fps)
     except (QwenVLError, ValueError) as exc:
         if as_json:
-            _emit({"type": "error", "video": str(video), "error": str(exc)})
+            emit_json({"type": "error", "video": str(video), "error": str(exc)})
         else:
-            _err(f"error: {exc}")
+            print_error(f"error: {exc}")
         raise typer.Exit(2) from exc
     if not as_json:
         typer.echo(f"indexing the frames of {video} (frames already indexed are skipped)...", err=True)
     result = search.search_many([video], query, k=k)[0]
     if as_json:
-        _emit({"type": "video_search", **result.to_dict()})
+        emit_json({"type": "video_search", **result.to_dict()})
         raise typer.Exit(0 if result.ok else 1)
     if not result.ok:
-        _err(f"✗ {result.error}")
+        print_error(f"✗ {result.error}")
         raise typer.Exit(1)
     typer.echo(
         f"{result.video}: {result.frames} frames over {result.duration:.1f} s "

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from qwenvl_agents.cli.common import BaseUrl, JsonFlag, ModelName, _emit, _err, video_app, vlm_settings
+from qwenvl_agents.cli.common import BaseUrl, JsonFlag, ModelName, emit_json, print_error, video_app, vlm_settings
 
 if TYPE_CHECKING:
     from qwenvl_agents.workflows.detector import DetectionSummary, FrameEvent
@@ -78,9 +78,9 @@ def video_detect(
         )
     except (VLMError, ValueError) as exc:
         if as_json:
-            _emit({"type": "error", "error": str(exc)})
+            emit_json({"type": "error", "error": str(exc)})
         else:
-            _err(f"error: {exc}")
+            print_error(f"error: {exc}")
         raise typer.Exit(2) from exc
     failed = 0
     with port:
@@ -89,13 +89,13 @@ def video_detect(
                 typer.echo(f"{video}: looking for {detector.target}")
             for event in detector.stream(video):
                 if as_json:
-                    _emit(event.to_dict())
+                    emit_json(event.to_dict())
                     continue
                 if isinstance(event, DetectionSummary):
                     line = _summary_line(event)
                     if event.status == "error":
                         more = event.error and event.error not in event.message
-                        _err(f"✗ {line}" + (f"\n  {event.error}" if more else ""))
+                        print_error(f"✗ {line}" + (f"\n  {event.error}" if more else ""))
                     else:
                         typer.echo(line)
                 else:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from qwenvl_agents.cli.common import BaseUrl, JsonFlag, ModelName, _emit, _err, vlm_app, vlm_settings
+from qwenvl_agents.cli.common import BaseUrl, JsonFlag, ModelName, emit_json, print_error, vlm_app, vlm_settings
 
 if TYPE_CHECKING:
     from langchain_core.messages import AIMessage, BaseMessage
@@ -34,19 +34,19 @@ def vlm_check(
         client = port.client
     except VLMError as exc:
         if as_json:
-            _emit({"type": "check", "name": "configuration", "ok": False, "detail": str(exc)})
+            emit_json({"type": "check", "name": "configuration", "ok": False, "detail": str(exc)})
         else:
-            _err(f"✗ configuration: {exc}")
+            print_error(f"✗ configuration: {exc}")
         raise typer.Exit(1) from exc
     with port:
         report = client.check()
     for step in report.steps:
         if as_json:
-            _emit({"type": "check", "name": step.name, "ok": step.ok, "detail": step.detail})
+            emit_json({"type": "check", "name": step.name, "ok": step.ok, "detail": step.detail})
         elif step.ok:
             typer.echo(f"✓ {step.name}: {step.detail}")
         else:
-            _err(f"✗ {step.name}: {step.detail}")
+            print_error(f"✗ {step.name}: {step.detail}")
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -72,9 +72,9 @@ def _port_or_exit(base_url: str | None, model: str | None, as_json: bool) -> Mod
 
 def _fail(message: str, as_json: bool, **extra: Any) -> NoReturn:
     if as_json:
-        _emit({"type": "error", "error": message, **extra})
+        emit_json({"type": "error", "error": message, **extra})
     else:
-        _err(f"error: {message}")
+        print_error(f"error: {message}")
     raise typer.Exit(1)
 
 
@@ -144,7 +144,7 @@ def vlm_ask(
     usage = {k: usage.get(k, 0) for k in ("input_tokens", "output_tokens", "total_tokens")}
     finish = answer.response_metadata.get("finish_reason")
     if as_json:
-        _emit(
+        emit_json(
             {
                 "type": "answer",
                 "answer": text,
@@ -172,7 +172,7 @@ def _stream(chat: Any, messages: list[BaseMessage], as_json: bool) -> AIMessage:
         piece = chunk.text
         if piece:
             if as_json:
-                _emit({"type": "token", "text": piece})
+                emit_json({"type": "token", "text": piece})
             else:
                 typer.echo(piece, nl=False)
         total = chunk if total is None else total + chunk
@@ -254,7 +254,7 @@ def vlm_inspect(
     try:
         model_class = load_schema(schema)
     except ValueError as exc:
-        _err(f"error: {exc}")
+        print_error(f"error: {exc}")
         raise typer.Exit(2) from exc
     inputs: list[str] = []
     for item in images:
@@ -277,11 +277,11 @@ def vlm_inspect(
         for _, result in inspector.batch_as_completed(inputs):
             failed += not result.ok
             if as_json:
-                _emit({"type": "inspection", **result.to_dict()})
+                emit_json({"type": "inspection", **result.to_dict()})
             elif result.answer is not None:
                 typer.echo(f"✓ {result.image}: {result.answer.model_dump_json()}")
             else:
-                _err(f"✗ {result.image}: {result.error}")
+                print_error(f"✗ {result.image}: {result.error}")
     if not as_json:
         typer.secho(f"{len(inputs) - failed} of {len(inputs)} images answered", err=True, dim=True)
     raise typer.Exit(1 if failed or not inputs else 0)

@@ -1,8 +1,9 @@
-"""Download http(s) sources to a local file, with a size limit and timeouts.
+"""Download http(s) sources to a local file, with a size limit and a deadline.
 
-The body is streamed to disk while it is hashed, so a 100 MB PDF never sits in memory, and the
-download stops as soon as it passes ``download_max_bytes`` (servers may send no or a false
-Content-Length). With a ``cache_dir`` the file is kept as ``cache_dir/downloads/<sha256>.<suffix>``.
+The bytes come from the one bounded downloader (:mod:`qwenvl_agents.fetch`). They are streamed to disk
+while they are hashed, so a 100 MB PDF never sits in memory, and the download stops as soon as it passes
+``download_max_bytes`` (servers may send no or a false Content-Length) or ``download_timeout`` seconds in
+all. With a ``cache_dir`` the file is kept as ``cache_dir/downloads/<sha256>.<suffix>``.
 """
 
 from __future__ import annotations
@@ -13,16 +14,15 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
-import httpx
-
 from qwenvl_agents.documents.detect import SUPPORTED_SUFFIXES
-from qwenvl_agents.documents.exceptions import DownloadError
 from qwenvl_agents.documents.options import RenderOptions
-from qwenvl_agents.errors import DocumentTooLargeError
+from qwenvl_agents.errors import DocumentTooLargeError, DownloadError
+from qwenvl_agents.fetch import open_url
 
 _CONTENT_TYPES = {
     "application/pdf": "pdf",
@@ -38,7 +38,6 @@ _CONTENT_TYPES = {
     "video/x-matroska": "mkv",
     "video/x-msvideo": "avi",
 }
-_USER_AGENT = "qwenvl-agents (document loader)"
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,8 @@ class Downloaded:
 def download(url: str, options: RenderOptions) -> Downloaded:
     """Fetch ``url`` (following redirects) into the cache or a temporary folder.
 
-    Raises :class:`DownloadError` (HTTP error status, timeout, connection failure) or
+    The whole download must finish within ``options.download_timeout`` seconds. Raises
+    :class:`DownloadError` (HTTP error status, timeout, connection failure, bad URL) or
     :class:`~qwenvl_agents.errors.DocumentTooLargeError` past ``options.download_max_bytes``.
 
     Example (not run: needs a server):
@@ -81,60 +81,33 @@ def download(url: str, options: RenderOptions) -> Downloaded:
 
 
 def _fetch(url: str, folder: Path, options: RenderOptions) -> tuple[Path, str, str | None]:
-    limit = options.download_max_bytes
-    timeout = httpx.Timeout(options.download_timeout)
     fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".part-")
     tmp = Path(tmp_name)
     try:
         digest = hashlib.sha256()
-        size = 0
         with (
             os.fdopen(fd, "wb") as out,
-            httpx.Client(follow_redirects=True, timeout=timeout, headers={"User-Agent": _USER_AGENT}) as client,
-            client.stream("GET", url) as response,
+            open_url(url, timeout=options.download_timeout, max_bytes=options.download_max_bytes) as opened,
         ):
-            if response.status_code >= 400:
-                raise DownloadError(
-                    url, f"the server answered HTTP {response.status_code} {response.reason_phrase}; check the URL"
-                )
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit:
-                raise _too_large(url, int(declared), limit)
-            for chunk in response.iter_bytes(1 << 16):
-                size += len(chunk)
-                if size > limit:
-                    raise _too_large(url, size, limit, partial=True)
+            for chunk in opened.chunks():
                 digest.update(chunk)
                 out.write(chunk)
-            name, hint = _name_and_suffix(url, str(response.url), response.headers)
-        sha = digest.hexdigest()
-        final = folder / f"{sha}.{hint or 'bin'}"
+            name, hint = _name_and_suffix(url, opened.url, opened.headers)
+        final = folder / f"{digest.hexdigest()}.{hint or 'bin'}"
         os.replace(tmp, final)
         return final, name, hint
-    except httpx.TimeoutException as exc:
-        raise DownloadError(
-            url,
-            f"timed out after {options.download_timeout:g} s ({type(exc).__name__}); "
-            "check the server or raise QWENVL_DOWNLOAD_TIMEOUT",
-        ) from exc
-    except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.NetworkError) as exc:
-        raise DownloadError(
-            url, f"could not be downloaded ({type(exc).__name__}: {exc}); check the URL and that the server is up"
-        ) from exc
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        raise DownloadError(url, f"could not be downloaded ({type(exc).__name__}: {exc})") from exc
+    except DownloadError as exc:
+        # The loader's promises: a size limit is a DocumentTooLargeError, a timeout says "timed out".
+        if exc.kind == "too_large":
+            raise DocumentTooLargeError(exc.source, exc.reason) from exc
+        if exc.kind == "timeout":
+            raise DownloadError(exc.source, f"timed out: {exc.reason}", exc.kind) from exc
+        raise
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def _too_large(url: str, size: int, limit: int, partial: bool = False) -> DocumentTooLargeError:
-    what = f"more than {limit:,} bytes" if partial else f"{size:,} bytes, more than {limit:,}"
-    return DocumentTooLargeError(
-        url, f"is {what} (download_max_bytes); raise QWENVL_DOWNLOAD_MAX_BYTES or download it yourself"
-    )
-
-
-def _name_and_suffix(url: str, final_url: str, headers: httpx.Headers) -> tuple[str, str | None]:
+def _name_and_suffix(url: str, final_url: str, headers: Mapping[str, str]) -> tuple[str, str | None]:
     """A display name and a type hint from Content-Disposition, the URL path, or Content-Type."""
     name = ""
     disposition = headers.get("content-disposition", "")

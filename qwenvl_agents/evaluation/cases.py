@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
-from qwenvl_agents.errors import QwenVLError
+from qwenvl_agents.errors import CaseFileError, CaseProblem
 from qwenvl_agents.evaluation.scoring import parse_number
 
 AnswerType = Literal["exact", "number", "contains"]
@@ -49,8 +49,6 @@ KNOWN_FIELDS = frozenset(
     {"id", "set", "file", "page", "pages", "question", "answer", "answer_type", "answerable", "scope"}
 )
 CORPUS_ENV = "QWENVL_CORPUS"
-MAX_LISTED = 50
-"""Problems shown in a :class:`CaseFileError` message (all are kept in ``problems``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,31 +67,6 @@ class EvalCase:
     scope: Scope = "corpus"
     extra: dict[str, Any] = field(default_factory=dict, hash=False)
     """The line's other fields (``source_of_truth``, ``evidence_on_page`` ...); not part of the hash."""
-
-
-@dataclass(frozen=True, slots=True)
-class CaseProblem:
-    """What is wrong with a question file, at ``line`` (1-based; ``None``: the file as a whole)."""
-
-    line: int | None
-    message: str
-
-
-class CaseFileError(QwenVLError, ValueError):
-    """A question file (or its corpus root) is not usable. ``problems`` lists every bad line, in order."""
-
-    def __init__(self, path: str | os.PathLike[str], problems: list[CaseProblem] | tuple[CaseProblem, ...]) -> None:
-        self.path = str(path)
-        self.problems = tuple(problems)
-        lines = [f"{self.path}:{p.line}: {p.message}" if p.line else f"{self.path}: {p.message}" for p in self.problems]
-        if len(lines) > MAX_LISTED:
-            lines = [*lines[:MAX_LISTED], f"... and {len(lines) - MAX_LISTED} more"]
-        count = len(self.problems)
-        head = f"{count} problem{'s' if count != 1 else ''} in {self.path}:\n" if count > 1 else ""
-        super().__init__(head + "\n".join(lines))
-
-    def __reduce__(self) -> tuple[type[CaseFileError], tuple[str, tuple[CaseProblem, ...]]]:
-        return (type(self), (self.path, self.problems))
 
 
 def resolve_corpus_root(

@@ -47,7 +47,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-from qwenvl_agents.errors import QwenVLError
+from qwenvl_agents.errors import GroundTruthError
 from qwenvl_agents.evaluation.scoring import normalize_text
 from qwenvl_agents.parsing import date_readings, normalize_currency, to_decimal
 from qwenvl_agents.types import KeyFields
@@ -68,10 +68,6 @@ AMOUNT_FIELDS = frozenset({"subtotal", "tax", "total"})
 DATE_FIELDS = frozenset({"issue_date", "due_date"})
 NAME_FIELDS = frozenset({"seller", "buyer"})
 _CENT = Decimal("0.01")
-
-
-class GroundTruthError(QwenVLError, ValueError):
-    """A ground-truth file next to a document could not be read."""
 
 
 @dataclass(frozen=True, slots=True)

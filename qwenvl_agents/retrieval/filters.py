@@ -28,16 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qwenvl_agents.errors import QwenVLError
+from qwenvl_agents.errors import UnknownDocumentError
 from qwenvl_agents.filter_fields import FILTER_FIELDS, filter_field
 from qwenvl_agents.store.catalog import Clause, PageCatalog
 from qwenvl_agents.store.index import PageIndex
 
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
-
-
-class UnknownDocumentError(QwenVLError, LookupError):
-    """A ``--document`` given to a search names no indexed document, or several."""
 
 
 def _tuple(value: str | Iterable[Any] | None, name: str) -> tuple[Any, ...]:

@@ -61,7 +61,7 @@ def explain_error(exc: BaseException, endpoints: Sequence[str] = ()) -> VLMError
                 "`qwenvl vlm check` (GET /v1/models)"
             )
         if status == 400:
-            return VLMRequestError(_explain_bad_request(detail))
+            return VLMRequestError(explain_bad_request(detail))
         if status in (401, 403):
             return VLMRequestError(f"{where} refused the API key (HTTP {status}): {detail}; set QWENVL_VLM_API_KEY")
         return VLMRequestError(f"{where} answered HTTP {status}: {detail}")
@@ -79,7 +79,8 @@ def _server_message(exc: openai.APIStatusError) -> str:
     return str(exc.message)
 
 
-def _explain_bad_request(detail: str) -> str:
+def explain_bad_request(detail: str) -> str:
+    """What to change for a refused request, from the refusal's text (used for the vLLM engine's errors too)."""
     lowered = detail.lower()
     if re.search(r"at most \d+ image|limit.?mm.?per.?prompt|image.*(limit|exceed)", lowered):
         return (
@@ -343,11 +344,34 @@ groups, or start vLLM with a higher limit and raise QWENVL_VLM_MAX_IMAGES_PER_PR
         return run_check(self)
 
     def close(self) -> None:
-        """Close the HTTP connections (the asynchronous ones of loops still running close with them)."""
+        """Close both HTTP clients, the synchronous and the asynchronous one; from async code use :meth:`aclose`.
+
+        Called where an event loop is running (``with VLMClient(...)`` inside a coroutine), the asynchronous
+        client finishes closing on that loop as soon as the caller yields to it.
+
+        >>> client = VLMClient(["http://127.0.0.1:9/v1"], "m")
+        >>> chat = client.chat_model()
+        >>> client.close()
+        >>> chat.http_client.is_closed, chat.http_async_client.is_closed
+        (True, True)
+        """
         self._http.close()
+        if self._ahttp.is_closed:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            # No loop running here: close on a private one (asyncio.run would unset this thread's event loop).
+            closer = asyncio.new_event_loop()
+            try:
+                closer.run_until_complete(self._ahttp.aclose())
+            finally:
+                closer.close()
+        else:
+            self._closing = loop.create_task(self._ahttp.aclose())  # keep a reference until it has run
 
     async def aclose(self) -> None:
-        """Close the HTTP connections, the running event loop's asynchronous ones included."""
+        """Close both HTTP clients, the running event loop's asynchronous connections included."""
         self._http.close()
         await self._ahttp.aclose()
 

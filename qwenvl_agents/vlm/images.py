@@ -15,7 +15,6 @@ import io
 import math
 import os
 import re
-import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +22,10 @@ from typing import Literal, Union
 from urllib.parse import unquote, unquote_to_bytes, urlsplit
 from urllib.request import url2pathname
 
-import httpx
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from qwenvl_agents.errors import ImageInputError
+from qwenvl_agents.errors import DownloadError, ImageInputError
+from qwenvl_agents.fetch import open_url
 from qwenvl_agents.vlm.media_rules import DEFAULT_RULES, MediaRules, grid_resize
 
 # Qwen2.5-VL's defaults, for callers that know no model; a model's own are its MediaRules'.
@@ -45,7 +44,6 @@ ImageInput = Union[Image.Image, bytes, str, "os.PathLike[str]"]
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+)://")  # two letters at least: C:/ is a Windows path
 _NOT_IMAGE_TYPES = {"application/json", "application/xhtml+xml", "application/xml", "application/pdf"}
-_USER_AGENT = "qwenvl-agents (image loader)"
 
 
 def smart_resize(
@@ -131,56 +129,26 @@ def fetch_image_bytes(
 ) -> bytes:
     """The body of an http(s) image URL, within ``timeout`` seconds in all and ``max_bytes``.
 
-    Raises :class:`~qwenvl_agents.errors.ImageInputError` for a timeout, a connection failure, an HTTP
-    error status, a web page instead of an image, or a body over ``max_bytes``.
+    Fetched by the one bounded downloader (:func:`qwenvl_agents.fetch.open_url`). Raises
+    :class:`~qwenvl_agents.errors.ImageInputError` for a timeout, a connection failure, an HTTP error
+    status, a web page instead of an image, or a body over ``max_bytes``.
 
     Example (needs a server):
         >>> data = fetch_image_bytes("https://example.org/photo.jpg", timeout=5)  # doctest: +SKIP
     """
     name = image_name(url)
-    # httpx's timeouts apply per operation; the deadline bounds a server that trickles bytes slowly too.
-    deadline = time.monotonic() + timeout
     try:
-        with (
-            httpx.Client(
-                follow_redirects=True, timeout=httpx.Timeout(timeout), headers={"User-Agent": _USER_AGENT}
-            ) as client,
-            client.stream("GET", url) as response,
-        ):
-            if response.status_code >= 400:
-                raise ImageInputError(
-                    name, f"the server answered HTTP {response.status_code} {response.reason_phrase}; check the URL"
-                )
-            content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        with open_url(
+            url, timeout=timeout, max_bytes=max_bytes, name=name, timeout_setting=FETCH_TIMEOUT_SETTING
+        ) as opened:
+            content_type = opened.content_type
             if content_type.startswith("text/") or content_type in _NOT_IMAGE_TYPES:
                 raise ImageInputError(
                     name, f"is not an image: the server sent {content_type}; link to the image file itself"
                 )
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > max_bytes:
-                raise ImageInputError(name, _too_many_bytes(f"{int(declared):,} bytes, more than {max_bytes:,}"))
-            body = bytearray()
-            for chunk in response.iter_bytes():  # as they arrive: a chunk size would wait for 64 KB
-                body += chunk
-                if len(body) > max_bytes:
-                    raise ImageInputError(name, _too_many_bytes(f"more than {max_bytes:,} bytes"))
-                if time.monotonic() > deadline:
-                    raise httpx.ReadTimeout("deadline passed while reading the body")
-    except httpx.TimeoutException as exc:
-        raise ImageInputError(
-            name, f"did not answer within {timeout:g} s; check the server or raise {FETCH_TIMEOUT_SETTING}"
-        ) from exc
-    except httpx.HTTPError as exc:
-        raise ImageInputError(
-            name, f"could not be fetched ({type(exc).__name__}: {exc}); check the URL and that the server is up"
-        ) from exc
-    except httpx.InvalidURL as exc:
-        raise ImageInputError(name, f"is not a valid URL ({exc})") from exc
-    return bytes(body)
-
-
-def _too_many_bytes(what: str) -> str:
-    return f"is {what} (download_max_bytes); raise QWENVL_DOWNLOAD_MAX_BYTES or download and shrink it yourself"
+            return b"".join(opened.chunks())
+    except DownloadError as exc:
+        raise ImageInputError(name, exc.reason) from exc
 
 
 def _file_url_path(url: str) -> Path:

@@ -74,9 +74,9 @@ def explain_engine_error(exc: BaseException) -> VLMError:
     """A vLLM exception as a :class:`VLMRequestError` that says what to change."""
     if isinstance(exc, VLMError):
         return exc
-    from qwenvl_agents.vlm.client import _explain_bad_request
+    from qwenvl_agents.vlm.client import explain_bad_request
 
-    return VLMRequestError(_explain_bad_request(f"{type(exc).__name__}: {exc}").replace("the server", "vLLM"))
+    return VLMRequestError(explain_bad_request(f"{type(exc).__name__}: {exc}").replace("the server", "vLLM"))
 
 
 class ChatQwenVLLM(LocalChatModel):

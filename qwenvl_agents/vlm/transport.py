@@ -315,7 +315,16 @@ class AsyncSpreadingTransport(httpx2.AsyncBaseTransport):
             return response
 
     async def aclose(self) -> None:
-        loop = asyncio.get_running_loop()
-        transport = self._inners.pop(loop, None)
-        if transport is not None:
-            await transport.aclose()
+        """Close every loop's pool: this loop's here, a loop running in another thread's on that loop.
+
+        A closed loop's connections cannot be closed any more (their sockets go with the garbage), and a
+        loop that is neither running nor closed cannot be entered from here: both are dropped.
+        """
+        here = asyncio.get_running_loop()
+        inners = list(self._inners.items())
+        self._inners.clear()
+        for loop, transport in inners:
+            if loop is here:
+                await transport.aclose()
+            elif loop.is_running() and not loop.is_closed():
+                asyncio.run_coroutine_threadsafe(transport.aclose(), loop)
