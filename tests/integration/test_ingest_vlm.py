@@ -123,12 +123,19 @@ def test_faults_are_retried_then_fall_back_and_are_counted(vllm_server, samples,
         proxy.set_mode(mode, **options)
         summary = Ingestor(settings, extractor="vlm").run(pages)
         assert summary.pages_fallback == 4 and summary.pages_failed == 0 and summary.pages_extracted == 4
-        # Each page was tried more than once before it fell back (transport retries or bad-output attempts).
-        assert proxy.chat_requests() >= 2 * 4
+        if mode == "slow":
+            # A request that timed out while the server was generating is never sent again (it may still be
+            # running there): one request per page, then the fallback.
+            assert proxy.chat_requests() == 4
+        else:
+            # Each page was tried more than once before it fell back (transport retries or bad-output attempts).
+            assert proxy.chat_requests() >= 2 * 4
         found = statuses(settings)
         assert found == Counter({"fallback": 4})
         reasons = {p.metadata["reason"] for p in PageIndex.open(settings).get(PageIndex.open(settings).ids_where({}))}
         assert all(str(r).startswith("vlm:") for r in reasons), reasons
+        if mode == "slow":
+            assert all("not retried" in str(r) for r in reasons), reasons
 
 
 def test_page_nothing_can_read_is_failed_and_reported(vllm_server, samples, tmp_path) -> None:
