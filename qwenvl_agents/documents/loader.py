@@ -242,10 +242,7 @@ def _document_pages(
             done += 1
             yield page
         return
-    if not wanted:
-        return
-    chosen, last = set(wanted), wanted[-1]
-    pages = document.pages()
+    pages = wanted_in_order(document, wanted)
     while True:
         try:
             page = next(pages)
@@ -254,14 +251,25 @@ def _document_pages(
         except Exception as exc:
             yield failure(document.info.source, exc, done)
             return
-        if page.page not in chosen:
-            continue
         if store is not None:
             page = dataclasses.replace(page, stored=store.put(page.image))
         done += 1
         yield page
-        if page.page >= last:  # frames come in order: nothing wanted is left to decode
-            return
+
+
+def wanted_in_order(document: Document, wanted: tuple[int, ...]) -> Iterator[PageImage]:
+    """The ``wanted`` pages of a document read front to back (a video), in order; a decoding error is raised.
+
+    Frames come in order, so decoding stops after the last wanted one.
+    """
+    if not wanted:
+        return
+    chosen, last = set(wanted), wanted[-1]
+    for page in document.pages():
+        if page.page in chosen:
+            yield page
+            if page.page >= last:
+                return
 
 
 def failure(source: str, exc: BaseException, pages_done: int = 0) -> SourceFailure:

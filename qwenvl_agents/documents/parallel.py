@@ -31,7 +31,14 @@ from typing import TYPE_CHECKING, Any
 from qwenvl_agents.documents.base import Document, DocumentSpec
 from qwenvl_agents.documents.events import DocumentEnded, DocumentStarted, RenderEvent, SourceSkipped
 from qwenvl_agents.documents.images import ImageBackend
-from qwenvl_agents.documents.loader import PageSelector, failure, open_entry, page_failure, start_document
+from qwenvl_agents.documents.loader import (
+    PageSelector,
+    failure,
+    open_entry,
+    page_failure,
+    start_document,
+    wanted_in_order,
+)
 from qwenvl_agents.documents.office import OfficeBackend
 from qwenvl_agents.documents.options import RenderOptions
 from qwenvl_agents.documents.pdf import PdfBackend
@@ -218,11 +225,8 @@ def _plan(
 def _plan_sequential(
     document: Document, wanted: tuple[int, ...], store: PageImageStore | None, pool: _LazyPool
 ) -> Iterator[_Item]:
-    if not wanted:
-        return
     source = document.info.source
-    chosen, last = set(wanted), wanted[-1]
-    pages = document.pages()
+    pages = wanted_in_order(document, wanted)
     while True:
         try:
             page = next(pages)
@@ -231,14 +235,10 @@ def _plan_sequential(
         except Exception as exc:
             yield _Item(source, failure(source, exc))
             return
-        if page.page not in chosen:
-            continue
         if store is None:
             yield _Item(source, page)
         else:
             yield pool.item(source, page.page, _store_task, page.image, store, page=page)
-        if page.page >= last:  # frames come in order: nothing wanted is left to decode
-            return
 
 
 def _wait(item: _Item, pending: deque[_Item], pool: _LazyPool) -> Any:
